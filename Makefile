@@ -1,0 +1,47 @@
+# Liaison — two commands on a fresh machine:
+#   make run    installs, migrates, seeds the demo and serves http://127.0.0.1:5000
+#   make test   installs what the tests need and runs the whole suite, ruff and mypy
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask --app wsgi
+DEMO   := LIAISON_MODE=demo
+
+.PHONY: run install install-dev system-packages test lint unit bench clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.dev-installed
+
+system-packages:
+	bash scripts/system-packages.sh
+
+run: install
+	$(DEMO) $(FLASK) db upgrade
+	$(DEMO) $(FLASK) demo seed --if-empty
+	$(DEMO) $(FLASK) run --host 127.0.0.1 --port 5000
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy exchange/domain keys retention
+
+unit: install-dev system-packages
+	$(BIN)/python -m pytest -q
+
+test: lint unit
+
+bench: install-dev
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

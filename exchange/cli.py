@@ -1,0 +1,158 @@
+"""Command line: `flask db|keys|audit|demo ...`, registered by the app factory."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from exchange import audit
+from exchange.services import Services
+
+db_cli = AppGroup("db", help="Base de données : migrations.")
+keys_cli = AppGroup("keys", help="Clés : initialisation, rotation, export des clés publiques.")
+audit_cli = AppGroup("audit", help="Journal d'audit : vérification de la chaîne.")
+demo_cli = AppGroup("demo", help="Données de démonstration (mode démo seulement).")
+
+
+def _services() -> Services:
+    value = current_app.extensions["liaison"]
+    assert isinstance(value, Services)
+    return value
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the Alembic migrations up to the latest revision."""
+    from exchange.migrate import upgrade
+
+    svc = _services()
+    upgrade(svc.settings.database_url)
+    click.echo("Base de données à jour.")
+
+
+@keys_cli.command("init")
+def keys_init() -> None:
+    """Create the master key file (refuses to overwrite) and the platform's keys."""
+    from exchange.keysetup import initialise_platform
+
+    svc = _services()
+    path = svc.settings.master_key_file
+    if path.exists():
+        click.echo(f"Refusé : {path} existe déjà ; une clé maîtresse n'est jamais écrasée.",
+                   err=True)
+        click.echo("Pour créer les clés manquantes avec la clé existante : flask keys ensure",
+                   err=True)
+        sys.exit(1)
+    svc.open_master(create=True)
+    click.echo(f"Clé maîtresse créée : {path} (droits 0600). Sauvegardez-la à part de la base.")
+    created = initialise_platform(svc)
+    click.echo(f"Clés de la plateforme prêtes ({created} nouvelles).")
+
+
+@keys_cli.command("ensure")
+def keys_ensure() -> None:
+    """Create the platform's and every institution's missing keys with the existing master key."""
+    from exchange.keysetup import initialise_platform
+
+    created = initialise_platform(_services())
+    click.echo(f"Clés prêtes ({created} nouvelles).")
+
+
+@keys_cli.command("rotate")
+@click.option("--institution", "institution", required=True,
+              help="Nom exact ou identifiant public de l'institution.")
+def keys_rotate(institution: str) -> None:
+    """Make a new version of an institution's keys current; older versions stay for opening."""
+    from exchange.keysetup import rotate_institution
+
+    try:
+        version = rotate_institution(_services(), institution)
+    except LookupError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"Nouvelles clés en service (version {version}).")
+
+
+@keys_cli.command("export-public")
+@click.option("--institution", "institution", required=True)
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Fichier PEM à écrire (sinon la sortie standard).")
+def keys_export_public(institution: str, out: Path | None) -> None:
+    """Write an institution's public keys and certificate (PEM) for offline verification."""
+    from exchange.keysetup import export_public
+
+    try:
+        pem = export_public(_services(), institution)
+    except LookupError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    if out is None:
+        click.echo(pem, nl=False)
+    else:
+        out.write_text(pem)
+        click.echo(f"Clés publiques écrites dans {out}.")
+
+
+@keys_cli.command("status")
+def keys_status() -> None:
+    """List every key: owner, purpose, version, current or not, certificate expiry."""
+    from exchange.keysetup import key_status
+
+    for line in key_status(_services()):
+        click.echo(line)
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Walk the audit chain and name the first broken event."""
+    svc = _services()
+    with svc.db.unit_of_work() as session:
+        result = audit.verify(session)
+        audit.record(session, "audit.verified", at=svc.clock.now(),
+                     outcome="success" if result.ok else "failure",
+                     object_type="audit_chain", object_id=str(result.events))
+    click.echo(result.describe())
+    if not result.ok:
+        sys.exit(2)
+
+
+@demo_cli.command("seed")
+@click.option("--if-empty", is_flag=True,
+              help="Ne rien faire si la base contient déjà des données.")
+def demo_seed(if_empty: bool) -> None:
+    """Create the demo institutions, units, conventions, users and keys."""
+    from exchange.demo import seed
+
+    svc = _services()
+    if not svc.settings.demo:
+        click.echo("Refusé : les données de démonstration ne se créent qu'en mode démo.", err=True)
+        sys.exit(1)
+    created = seed(svc, only_if_empty=if_empty)
+    click.echo("Données de démonstration créées." if created else
+               "La base contient déjà des données : rien n'a été ajouté.")
+
+
+@demo_cli.command("totp")
+@click.argument("username")
+def demo_totp(username: str) -> None:
+    """Print the current second-factor code of a demo account."""
+    from exchange.demo import current_code
+
+    svc = _services()
+    if not svc.settings.demo:
+        click.echo("Refusé : cette commande n'existe qu'en mode démo.", err=True)
+        sys.exit(1)
+    code = current_code(svc, username)
+    if code is None:
+        click.echo("Compte de démonstration inconnu.", err=True)
+        sys.exit(1)
+    click.echo(code)
+
+
+def init_cli(app: Flask) -> None:
+    for group in (db_cli, keys_cli, audit_cli, demo_cli):
+        app.cli.add_command(group)

@@ -1,0 +1,1 @@
+"""Adapters between the database and the framework-free packages."""

@@ -1,0 +1,1 @@
+"""Accounts' security: passwords, second factor, throttling, server-side sessions, headers."""

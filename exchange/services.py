@@ -1,0 +1,90 @@
+"""What the app factory binds once and every request or job uses: settings, database, clock,
+password hasher, throttle, and the key material opened with the master key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from exchange.db import Database
+from exchange.domain.clock import Clock
+from exchange.models.keyrecords import PlatformValue
+from exchange.persistence.keyrecords import SqlKeyRecordStore
+from exchange.security.passwords import Passwords
+from exchange.security.throttle import Throttle
+from exchange.settings import Settings
+from keys.epochs import EpochKeyStore
+from keys.errors import MasterKeyInvalid
+from keys.master import MasterKey, SecretBox
+from keys.store import KeyStore
+
+MASTER_CHECK = "master-key-check"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    clock: Clock
+    passwords: Passwords
+    throttle: Throttle
+    _master: MasterKey | None = None
+
+    @classmethod
+    def build(cls, settings: Settings, clock: Clock) -> Services:
+        return cls(
+            settings=settings,
+            db=Database(settings.database_url),
+            clock=clock,
+            passwords=Passwords(
+                time_cost=settings.argon2_time_cost,
+                memory_kib=settings.argon2_memory_kib,
+                parallelism=settings.argon2_parallelism,
+            ),
+            throttle=Throttle(
+                per_account=settings.login_max_failures_account,
+                per_address=settings.login_max_failures_address,
+                window=timedelta(minutes=settings.login_window_minutes),
+            ),
+        )
+
+    @property
+    def master(self) -> MasterKey:
+        """The master key, loaded on first use (MasterKeyMissing / MasterKeyInvalid)."""
+        if self._master is None:
+            self._master = MasterKey.load(self.settings.master_key_file)
+        return self._master
+
+    def open_master(self, *, create: bool = False) -> MasterKey:
+        if create and not self.settings.master_key_file.exists():
+            self._master = MasterKey.create(self.settings.master_key_file)
+        return self.master
+
+    def check_master(self, session: Session) -> None:
+        """Record the master key's check value on first use; afterwards, refuse another key."""
+        stored = session.scalar(select(PlatformValue).where(PlatformValue.name == MASTER_CHECK))
+        if stored is None:
+            session.add(PlatformValue(name=MASTER_CHECK, value=self.master.check_value()))
+            return
+        try:
+            self.master.verify_check_value(stored.value)
+        except MasterKeyInvalid as exc:
+            raise MasterKeyInvalid(
+                f"La clé maîtresse {self.settings.master_key_file} n'est pas celle qui protège "
+                "cette base : démarrage refusé."
+            ) from exc
+
+    def keystore(self, session: Session) -> KeyStore:
+        return KeyStore(
+            self.master,
+            SqlKeyRecordStore(session),
+            EpochKeyStore(self.settings.epoch_key_dir, self.master),
+            self.clock.now,
+            max_payload=self.settings.max_payload_bytes,
+        )
+
+    def secret_box(self, purpose: str) -> SecretBox:
+        return self.master.secret_box(purpose)

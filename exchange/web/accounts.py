@@ -1,0 +1,52 @@
+"""Loading the signed-in user for Flask-Login, and what an account does at sign-in."""
+
+from __future__ import annotations
+
+from flask_login import UserMixin
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from exchange.models.accounts import User
+from exchange.models.org import Unit
+from exchange.web.helpers import services
+
+
+class SignedIn(UserMixin):
+    """A detached snapshot of the signed-in user, safe to use outside a transaction."""
+
+    def __init__(self, user: User) -> None:
+        self.id = user.id
+        self.public_id = user.public_id
+        self.username = user.username
+        self.display_name = user.display_name
+        self.roles = user.roles
+        self.must_change_password = user.must_change_password
+        self.unit = user.unit
+        self.institution = user.unit.institution
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+
+def load_user_row(session: Session, user_id: int) -> User | None:
+    return session.scalar(
+        select(User)
+        .where(User.id == user_id)
+        .options(selectinload(User.role_rows),
+                 selectinload(User.unit).selectinload(Unit.institution))
+    )
+
+
+def load_user(user_id: str) -> SignedIn | None:
+    try:
+        key = int(user_id)
+    except ValueError:
+        return None
+    with services().db.unit_of_work() as session:
+        user = load_user_row(session, key)
+        if user is None or not user.active or user.totp_enrolled_at is None:
+            return None
+        return SignedIn(user)

@@ -1,0 +1,15 @@
+"""Every blueprint of the portal, one per role plus sign-in and the home page."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from exchange.web import admin, auth, home, roles
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(home.bp)
+    app.register_blueprint(admin.bp)
+    for blueprint in roles.blueprints():
+        app.register_blueprint(blueprint)

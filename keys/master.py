@@ -1,0 +1,237 @@
+"""The master key-encryption key, read from a file outside the database.
+
+Every private key and every epoch key is stored wrapped under a sub-key of
+the master key.  The app refuses to start without the file, and a check value
+kept in the database tells a wrong master key from a right one before
+anything is opened.  Formats: keys/README.md, "Master key file" and
+"Master wraps".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from . import _codec
+from .errors import (
+    EnvelopeTampered,
+    MasterKeyExists,
+    MasterKeyInvalid,
+    MasterKeyMissing,
+)
+
+FILE_PREFIX = "LIAISON-MASTER-KEY-V1:"
+KEY_SIZE = 32
+NONCE_SIZE = 12
+TAG_SIZE = 16
+WRAP_VERSION = 1
+SECRET_BOX_VERSION = 1
+CHECK_KEY_ID = "master-check"
+CHECK_PURPOSE = "master-check"
+CHECK_CONSTANT = b"Liaison master key check value, format 1"
+
+_WRAP_LABEL = b"liaison/v1/master-wrap\x00"
+_SECRET_BOX_LABEL = b"liaison/v1/secret-box\x00"
+
+
+def _derive(master: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=info).derive(master)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class MasterKey:
+    """The key-encryption key.  Build it with :meth:`create` or :meth:`load`."""
+
+    __slots__ = ("_wrap_aead", "_master", "path")
+
+    def __init__(self, raw: bytes, path: Path | None = None) -> None:
+        if len(raw) != KEY_SIZE:
+            raise ValueError("a master key is 32 bytes")
+        self._master = bytes(raw)
+        self._wrap_aead = AESGCM(_derive(raw, b"liaison/v1/master/wrap"))
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"MasterKey(path={self.path!s})"
+
+    # -- the file ---------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: Path) -> MasterKey:
+        """Write a new random key to ``path`` (mode 0600); never overwrites.
+
+        A missing parent directory is created with mode 0700; an existing
+        one is left as it is.
+        """
+        path = Path(path)
+        parent = path.parent
+        if not parent.exists():
+            parent.mkdir(mode=0o700, parents=True)
+            parent.chmod(0o700)
+        raw = secrets.token_bytes(KEY_SIZE)
+        text = FILE_PREFIX + base64.b64encode(raw).decode("ascii") + "\n"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(path, flags, 0o600)
+        except FileExistsError:
+            raise MasterKeyExists(
+                f"master key file {path} already exists; refusing to overwrite it"
+            ) from None
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, text.encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _fsync_dir(parent)
+        return cls(raw, path)
+
+    @classmethod
+    def load(cls, path: Path) -> MasterKey:
+        """Read the key file; refuse a missing, corrupt or too open one."""
+        path = Path(path)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise MasterKeyMissing(
+                f"master key file {path} not found: create it with `flask keys init` "
+                "or set the right path in the settings"
+            ) from None
+        except OSError as exc:
+            raise MasterKeyInvalid(
+                f"master key file {path} cannot be read: {exc.strerror}"
+            ) from None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise MasterKeyInvalid(f"master key file {path} is not a regular file")
+            if info.st_mode & 0o077:
+                raise MasterKeyInvalid(
+                    f"master key file {path} is readable by others "
+                    f"(mode {stat.S_IMODE(info.st_mode):04o}); run `chmod 600 {path}`"
+                )
+            data = os.read(fd, 4096)
+        finally:
+            os.close(fd)
+        try:
+            text = data.decode("ascii").strip()
+        except UnicodeDecodeError:
+            raise MasterKeyInvalid(f"master key file {path} is corrupt") from None
+        if not text.startswith(FILE_PREFIX):
+            raise MasterKeyInvalid(
+                f"master key file {path} is corrupt (it does not start with {FILE_PREFIX})"
+            )
+        try:
+            raw = base64.b64decode(text[len(FILE_PREFIX) :], validate=True)
+        except binascii.Error:
+            raise MasterKeyInvalid(f"master key file {path} is corrupt") from None
+        if len(raw) != KEY_SIZE:
+            raise MasterKeyInvalid(f"master key file {path} is corrupt (wrong length)")
+        return cls(raw, path)
+
+    # -- wrapping ---------------------------------------------------------
+
+    @staticmethod
+    def _wrap_aad(key_id: str, purpose: str) -> bytes:
+        return (
+            _WRAP_LABEL + _codec.u8(WRAP_VERSION) + _codec.string(key_id) + _codec.string(purpose)
+        )
+
+    def wrap(self, key_id: str, purpose: str, secret: bytes) -> bytes:
+        """Encrypt ``secret`` under the master key, bound to id and purpose."""
+        nonce = secrets.token_bytes(NONCE_SIZE)
+        sealed = self._wrap_aead.encrypt(nonce, secret, self._wrap_aad(key_id, purpose))
+        return _codec.u8(WRAP_VERSION) + nonce + sealed
+
+    def unwrap(self, key_id: str, purpose: str, wrapped: bytes) -> bytes:
+        """Inverse of :meth:`wrap`; ``MasterKeyInvalid`` on any failure."""
+        if len(wrapped) < 1 + NONCE_SIZE + TAG_SIZE or wrapped[0] != WRAP_VERSION:
+            raise MasterKeyInvalid(f"wrapped key {key_id!r} is malformed")
+        nonce = wrapped[1 : 1 + NONCE_SIZE]
+        try:
+            return self._wrap_aead.decrypt(
+                nonce, wrapped[1 + NONCE_SIZE :], self._wrap_aad(key_id, purpose)
+            )
+        except InvalidTag:
+            raise MasterKeyInvalid(
+                f"wrapped key {key_id!r} ({purpose}) does not open under this master key"
+            ) from None
+
+    def check_value(self) -> bytes:
+        """A wrap of a fixed constant; store it to detect a wrong master key."""
+        return self.wrap(CHECK_KEY_ID, CHECK_PURPOSE, CHECK_CONSTANT)
+
+    def verify_check_value(self, value: bytes) -> None:
+        """Raise ``MasterKeyInvalid`` unless this master key made ``value``."""
+        where = f" ({self.path})" if self.path else ""
+        try:
+            opened = self.unwrap(CHECK_KEY_ID, CHECK_PURPOSE, value)
+        except MasterKeyInvalid:
+            raise MasterKeyInvalid(
+                f"the master key file{where} is not the one this database was initialised with"
+            ) from None
+        if not hmac.compare_digest(opened, CHECK_CONSTANT):
+            raise MasterKeyInvalid(f"the master key check value{where} is wrong")
+
+    def secret_box(self, purpose: str) -> SecretBox:
+        """An AEAD for small application secrets, one sub-key per purpose."""
+        if not purpose:
+            raise ValueError("a secret box needs a purpose")
+        key = _derive(self._master, b"liaison/v1/master/secret-box/" + purpose.encode())
+        return SecretBox(key, purpose)
+
+
+class SecretBox:
+    """AES-256-GCM under an HKDF sub-key of the master key.
+
+    ``open`` raises ``EnvelopeTampered`` on any failure: the master key has
+    been checked at start (``verify_check_value``), so a value that does not
+    open was altered, or is presented with the wrong associated data.
+    """
+
+    __slots__ = ("_aead", "purpose")
+
+    def __init__(self, key: bytes, purpose: str) -> None:
+        self._aead = AESGCM(key)
+        self.purpose = purpose
+
+    def __repr__(self) -> str:
+        return f"SecretBox(purpose={self.purpose!r})"
+
+    def _aad(self, aad: bytes) -> bytes:
+        return _SECRET_BOX_LABEL + _codec.u8(SECRET_BOX_VERSION) + aad
+
+    def seal(self, plaintext: bytes, aad: bytes) -> bytes:
+        nonce = secrets.token_bytes(NONCE_SIZE)
+        return (
+            _codec.u8(SECRET_BOX_VERSION)
+            + nonce
+            + self._aead.encrypt(nonce, plaintext, self._aad(aad))
+        )
+
+    def open(self, sealed: bytes, aad: bytes) -> bytes:
+        if len(sealed) < 1 + NONCE_SIZE + TAG_SIZE or sealed[0] != SECRET_BOX_VERSION:
+            raise EnvelopeTampered("sealed secret is malformed")
+        try:
+            return self._aead.decrypt(
+                sealed[1 : 1 + NONCE_SIZE], sealed[1 + NONCE_SIZE :], self._aad(aad)
+            )
+        except InvalidTag:
+            raise EnvelopeTampered("sealed secret does not authenticate") from None

@@ -1,0 +1,1 @@
+"""Retention: deletion horizons, the sweep that enforces them, deletion reports."""

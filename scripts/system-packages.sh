@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install the Debian packages the test suite needs, only those missing.
+#   pdfsig (poppler-utils): an independent validator of the PDFs' PAdES signatures.
+set -euo pipefail
+
+declare -A wanted=( [pdfsig]=poppler-utils )
+missing=()
+for binary in "${!wanted[@]}"; do
+  command -v "$binary" >/dev/null 2>&1 || missing+=("${wanted[$binary]}")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+    echo "Paquets manquants : ${missing[*]} — installez-les (apt-get install ${missing[*]})." >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+${SUDO:-} apt-get update -qq
+${SUDO:-} apt-get install -y -qq --no-install-recommends "${missing[@]}"
