@@ -29,7 +29,7 @@ system-packages:
 run: install
 	$(DEMO) $(FLASK) db upgrade
 	$(DEMO) $(FLASK) demo seed --if-empty
-	$(DEMO) $(FLASK) run --host 127.0.0.1 --port 5000
+	$(DEMO) $(BIN)/gunicorn --bind 127.0.0.1:5000 --workers 2 --access-logfile - wsgi:app
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -56,6 +56,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         services.open_master(create=True)
     if not from_cli:
         _check_keys_at_start(services)
+        if settings.scheduler:
+            from exchange import scheduler
+
+            app.extensions["liaison.scheduler"] = scheduler.start(services)
     init_web(app, services)
     from exchange.cli import init_cli
 

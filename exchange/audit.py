@@ -36,6 +36,14 @@ ACTIONS = frozenset({
     "user.second_factor_reset", "keys.initialised", "keys.institution_created", "keys.rotated",
     # the audit trail itself
     "audit.verified",
+    # fiches de liaison (exchange.fiches), their attachments and the accompaniments they start
+    "fiche.created", "fiche.draft_saved", "fiche.signed", "fiche.countersigned", "fiche.sent",
+    "fiche.opened", "fiche.viewed", "fiche.pdf_downloaded", "fiche.acknowledged",
+    "fiche.accepted", "fiche.declined", "fiche.recalled", "fiche.cancelled", "fiche.tampered",
+    "fiche.refused",
+    "attachment.added", "attachment.removed", "attachment.downloaded",
+    "accompaniment.created", "accompaniment.entry_recorded", "accompaniment.renewed",
+    "accompaniment.midterm_done", "accompaniment.closed", "accompaniment.refused",
 })
 OUTCOMES = frozenset({"success", "refused", "failure"})
 PURPOSES = frozenset({"party", "accompaniment", "dpo_request", "legal_hold", "support"})

@@ -154,5 +154,7 @@ def demo_totp(username: str) -> None:
 
 
 def init_cli(app: Flask) -> None:
-    for group in (db_cli, keys_cli, audit_cli, demo_cli):
+    from exchange.notify_cli import notify_cli
+
+    for group in (db_cli, keys_cli, audit_cli, demo_cli, notify_cli):
         app.cli.add_command(group)

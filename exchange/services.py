@@ -9,7 +9,9 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from exchange.blobs import FolderBlobStore
 from exchange.db import Database
+from exchange.documents import DocumentStore
 from exchange.domain.clock import Clock
 from exchange.models.keyrecords import PlatformValue
 from exchange.persistence.keyrecords import SqlKeyRecordStore
@@ -19,6 +21,7 @@ from exchange.settings import Settings
 from keys.epochs import EpochKeyStore
 from keys.errors import MasterKeyInvalid
 from keys.master import MasterKey, SecretBox
+from keys.personal import PersonalFields
 from keys.store import KeyStore
 
 MASTER_CHECK = "master-key-check"
@@ -88,3 +91,13 @@ class Services:
 
     def secret_box(self, purpose: str) -> SecretBox:
         return self.master.secret_box(purpose)
+
+    @property
+    def blobs(self) -> FolderBlobStore:
+        return FolderBlobStore(self.settings.blob_dir)
+
+    def documents(self, session: Session) -> DocumentStore:
+        return DocumentStore(session, self.keystore(session), self.blobs)
+
+    def personal(self, session: Session) -> PersonalFields:
+        return PersonalFields(self.keystore(session))

@@ -56,6 +56,7 @@ class Settings:
     max_payload_bytes: int = 20 * 1024 * 1024
     audit_retention_days: int = 365
     proxy_count: int = 0
+    scheduler: bool = True
     announcements: tuple[str, ...] = ()
 
     @property
@@ -100,6 +101,7 @@ def _common(env: Mapping[str, str], instance: Path) -> dict[str, object]:
         "session_lifetime_hours": int(env.get("LIAISON_SESSION_LIFETIME_HOURS", "12")),
         "audit_retention_days": int(env.get("LIAISON_AUDIT_RETENTION_DAYS", "365")),
         "proxy_count": int(env.get("LIAISON_PROXY_COUNT", "0")),
+        "scheduler": env.get("LIAISON_SCHEDULER", "1") not in ("0", "false", "no"),
         "blob_dir": Path(env.get("LIAISON_BLOB_DIR", str(instance / "blobs"))),
     }
     if "LIAISON_MAX_ATTACHMENT_BYTES" in env:

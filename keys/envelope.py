@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InternalError, InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
@@ -355,7 +355,7 @@ class Envelopes:
         info = wrap_info(digest, header, reader, wrap.key_id, wrap.key_version)
         try:
             wrapping_key = HPKE_SUITE.decrypt(wrap.enc, private, info=info)
-        except (InvalidTag, ValueError):
+        except (InvalidTag, ValueError, InternalError):
             raise EnvelopeTampered("wrap does not authenticate") from None
 
         # The header is authentic from here on: a missing epoch key is a

@@ -58,14 +58,19 @@ def sign_pdf(
     reason: str,
     location: str,
     field_name: str = "Signature1",
+    signer_name: str | None = None,
 ) -> bytes:
     """``pdf_bytes`` with a PAdES B-B signature of ``owner`` appended as an
-    incremental update in a new invisible field ``field_name``."""
+    incremental update in a new invisible field ``field_name``.  The
+    certificate names the institution; ``signer_name`` (the person signing
+    for it) goes in the signature dictionary's ``/Name`` (ISO 32000-1,
+    12.8.1), which the signature covers."""
     writer = IncrementalPdfFileWriter(BytesIO(pdf_bytes), strict=False)
     meta = signers.PdfSignatureMetadata(
         field_name=field_name,
         reason=reason,
         location=location,
+        name=signer_name,
         md_algorithm="sha256",
         subfilter=SigSeedSubFilter.PADES,
     )
@@ -76,9 +81,11 @@ def sign_pdf(
 
 def validation_context(keystore: KeyStore) -> ValidationContext:
     """A pyHanko validation context trusting only the platform CA, offline
-    (no fetching; revocation soft-fail since the CA publishes no CRL)."""
+    (no fetching; revocation soft-fail since the CA publishes no CRL), judging certificate
+    validity at the key store's clock, the one that issued them (not the wall clock)."""
     ca = _asn1_certificate(keystore.ca_certificate().public_bytes(serialization.Encoding.DER))
-    return ValidationContext(trust_roots=[ca], allow_fetching=False, revocation_mode="soft-fail")
+    return ValidationContext(trust_roots=[ca], allow_fetching=False, revocation_mode="soft-fail",
+                             moment=keystore.now())
 
 
 @dataclass(frozen=True)

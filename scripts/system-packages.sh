@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs, only those missing.
-#   pdfsig (poppler-utils): an independent validator of the PDFs' PAdES signatures.
+#   pdfsig (poppler-utils): an independent validator of the PDFs' PAdES signatures;
+#   pdftotext (poppler-utils): the text layer of the rendered fiches;
+#   certutil (libnss3-tools): a throwaway NSS database trusting the platform CA, for pdfsig.
 set -euo pipefail
 
-declare -A wanted=( [pdfsig]=poppler-utils )
+declare -A wanted=( [pdfsig]=poppler-utils [pdftotext]=poppler-utils [certutil]=libnss3-tools )
 missing=()
 for binary in "${!wanted[@]}"; do
   command -v "$binary" >/dev/null 2>&1 || missing+=("${wanted[$binary]}")

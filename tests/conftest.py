@@ -39,6 +39,7 @@ def make_settings(instance: Path, **overrides: object) -> Settings:
         "argon2_time_cost": 1,
         "argon2_memory_kib": 64,
         "argon2_parallelism": 1,
+        "scheduler": False,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

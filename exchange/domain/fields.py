@@ -110,7 +110,7 @@ def reason_errors(
     if reason_message is not None:
         errors[reason_field] = reason_message
     chosen = parse_choice(enum_cls, reason)
-    needs_text = False
+    needs_text = chosen is not None and str(chosen) == "other"
     text_message = text_error(text, required=needs_text)
     if text_message is not None:
         errors[text_field] = OTHER_NEEDS_TEXT if text_message == REQUIRED else text_message

@@ -2,10 +2,22 @@
 
 from exchange.models.accounts import LoginFailure, RecoveryCode, User, UserRole, WebSession
 from exchange.models.audit import AuditEvent, AuditHead
+from exchange.models.documents import Document, KeyWrap
+from exchange.models.fiches import Accompaniment, Fiche, Receipt
 from exchange.models.keyrecords import KeyRecordRow, PlatformValue
+from exchange.models.notifications import Notification
 from exchange.models.org import Convention, ConventionAmendment, Institution, Unit
+from exchange.models.people import Consent, Person, PersonUnit
 
 __all__ = [
+    "Accompaniment",
+    "Consent",
+    "Document",
+    "Fiche",
+    "KeyWrap",
+    "Person",
+    "PersonUnit",
+    "Receipt",
     "AuditEvent",
     "AuditHead",
     "Convention",
@@ -13,6 +25,7 @@ __all__ = [
     "Institution",
     "KeyRecordRow",
     "LoginFailure",
+    "Notification",
     "PlatformValue",
     "RecoveryCode",
     "Unit",

@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import CallbackDict
 
@@ -54,6 +54,14 @@ def revoke_user_sessions(session: Session, user_id: int, at: datetime) -> int:
         .where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
         .values(revoked_at=at)
     )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def purge_ended(session: Session, now: datetime, *, idle: timedelta) -> int:
+    """Delete sessions that are revoked, expired or idle: their rows serve no one."""
+    result = session.execute(delete(WebSession).where(
+        (WebSession.revoked_at.is_not(None)) | (WebSession.expires_at <= now)
+        | (WebSession.last_seen_at <= now - idle)))
     return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -21,6 +21,7 @@ class SignedIn(UserMixin):
         self.display_name = user.display_name
         self.roles = user.roles
         self.must_change_password = user.must_change_password
+        self.unit_id = user.unit_id
         self.unit = user.unit
         self.institution = user.unit.institution
 

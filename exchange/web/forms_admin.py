@@ -21,6 +21,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.meta import DefaultMeta
 from wtforms.validators import (
     DataRequired,
@@ -38,11 +39,16 @@ from exchange.domain import siret
 from exchange.domain.vocabulary import InstitutionKind, Role, UnitKind, choices
 from exchange.models.org import DEFAULT_AXIS2_MONTHS, DEFAULT_AXIS3_MONTHS
 
-USERNAME = re.compile(r"^[a-z0-9._-]{3,80}$")
+USERNAME = re.compile(r"^[a-z0-9._-]{3,80}\Z")
 # Deliberately simple: one @, no spaces, a dotted domain. Delivery is what proves an address.
-_EMAIL = r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$"
+_EMAIL = r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+\Z"
 INVALID_DATE = "Saisissez une date valide (jour/mois/année)."
-BLANK_CHOICE = ("", "— Choisissez —")
+BLANK_CHOICE = SelectChoice("", "— Choisissez —")
+
+
+def options(members: Any) -> list[SelectChoice]:
+    """A blank first option, then the members of a vocabulary enum with their French labels."""
+    return [BLANK_CHOICE, *(SelectChoice(value, label) for value, label in choices(members))]
 
 
 def _strip(value: Any) -> Any:
@@ -89,7 +95,7 @@ def at_least_one(message: str) -> Any:
 
 
 class InstitutionForm(AdminForm):
-    kind = SelectField("Type d'institution", choices=[BLANK_CHOICE, *choices(InstitutionKind)],
+    kind = SelectField("Type d'institution", choices=options(InstitutionKind),
                        validators=[DataRequired("Choisissez le type d'institution.")])
     name = StringField("Nom", filters=[_strip], validators=[
         DataRequired("Saisissez le nom de l'institution."),
@@ -113,7 +119,7 @@ class InstitutionForm(AdminForm):
 
 
 class UnitForm(AdminForm):
-    kind = SelectField("Type de structure", choices=[BLANK_CHOICE, *choices(UnitKind)],
+    kind = SelectField("Type de structure", choices=options(UnitKind),
                        validators=[DataRequired("Choisissez le type de structure.")])
     name = StringField("Nom de la structure", filters=[_strip], validators=[
         DataRequired("Saisissez le nom de la structure."),
@@ -125,7 +131,7 @@ class UnitForm(AdminForm):
 
 
 def _date(label: str, missing: str) -> DateField:
-    return DateField(label, validators=[DataRequired(missing)], invalid_value_message=INVALID_DATE)
+    return DateField(label, validators=[InputRequired(missing)], invalid_value_message=INVALID_DATE)
 
 
 def _months(label: str, default: int) -> IntegerField:
@@ -195,7 +201,8 @@ class UserEditForm(AdminForm):
                    "Saisissez l'adresse électronique professionnelle.")
     unit = SelectField("Structure de rattachement",
                        validators=[DataRequired("Choisissez la structure de rattachement.")])
-    roles = MultiCheckboxField("Rôles", choices=choices(Role), validators=[at_least_one(_ROLES)])
+    roles = MultiCheckboxField("Rôles", choices=options(Role)[1:],
+                               validators=[at_least_one(_ROLES)])
 
 
 class UserCreateForm(UserEditForm):

@@ -208,9 +208,7 @@ def test_flipped_secret_box_byte_is_rejected(master: MasterKey) -> None:
             box.open(sealed[:n], b"user:42")
 
 
-def test_secret_box_under_another_master_key_is_rejected(
-    master: MasterKey, tmp_path: Path
-) -> None:
+def test_secret_box_under_another_master_key_is_rejected(master: MasterKey, tmp_path: Path) -> None:
     other = MasterKey.create(tmp_path / "other.key")
     sealed = master.secret_box("totp").seal(b"secret", b"user:42")
     with pytest.raises(EnvelopeTampered):

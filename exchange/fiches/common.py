@@ -1,0 +1,90 @@
+"""What the fiche use cases share: the acting user and time, documents by role, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from exchange import audit
+from exchange.documents import DocumentStore
+from exchange.domain.errors import DomainError
+from exchange.models.accounts import User
+from exchange.models.documents import Document
+from exchange.models.fiches import Fiche
+from exchange.models.org import Institution, Unit
+from exchange.services import Services
+
+
+class FicheError(DomainError):
+    """A refusal to show the user, in plain French."""
+
+
+class FicheTampered(FicheError):
+    """A sealed part or a signature of the fiche does not check out."""
+
+
+TAMPERED = ("Cette fiche ne peut pas être affichée : son contenu ou sa signature a été altéré. "
+            "L'incident est enregistré ; prévenez l'expéditeur et votre DPO.")
+
+
+@dataclass
+class Context:
+    """One use case's dependencies: services, the open session, who acts, from where, when."""
+
+    svc: Services
+    session: Session
+    user: User
+    address: str | None
+    now: datetime
+
+    @property
+    def documents(self) -> DocumentStore:
+        return self.svc.documents(self.session)
+
+    def record(self, action: str, fiche: Fiche | None = None, *, outcome: str = "success",
+               object_type: str = "fiche", object_id: str | None = None,
+               purpose: str | None = None) -> None:
+        roles = sorted(self.user.roles)
+        audit.record(
+            self.session, action, at=self.now,
+            actor=audit.Actor(self.user.public_id, self.user.unit.public_id,
+                              roles[0] if len(roles) == 1 else None),
+            object_type=object_type,
+            object_id=object_id or (fiche.public_id if fiche is not None else None),
+            outcome=outcome, address=self.address, purpose=purpose,
+        )
+
+
+def institution_of(session: Session, unit_id: int) -> Institution:
+    unit = session.get(Unit, unit_id)
+    assert unit is not None
+    return unit.institution
+
+
+def owner_of_unit(session: Session, unit_id: int) -> str:
+    return institution_of(session, unit_id).key_owner
+
+
+def documents_of(session: Session, fiche: Fiche, role: str) -> list[Document]:
+    return list(session.scalars(select(Document).where(
+        Document.fiche_id == fiche.id, Document.role == role).order_by(Document.id)))
+
+
+def one_document(session: Session, fiche: Fiche, role: str) -> Document | None:
+    found = documents_of(session, fiche, role)
+    return found[-1] if found else None
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True,
+                      separators=(",", ":")).encode("utf-8")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

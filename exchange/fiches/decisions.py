@@ -1,0 +1,142 @@
+"""What the recipient decides: acknowledge (a signed receipt), accept (the accompaniment
+starts), decline (a reason from the list and a sealed free text)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from exchange import notify
+from exchange.domain import fiches as rules
+from exchange.domain.clock import paris_date
+from exchange.domain.vocabulary import DeclineReason, FicheKind, FicheState
+from exchange.fiches.common import Context, FicheError, institution_of, one_document, owner_of_unit
+from exchange.models.accounts import User
+from exchange.models.fiches import Accompaniment, Fiche, Receipt
+from exchange.policy import is_recipient, share_person
+from keys.manifest import SignedManifest, sign_manifest, verify_manifest
+
+NOTE = "note"
+
+
+def seal_note(ctx: Context, fiche: Fiche, text: str, readers: list[str] | None = None) -> None:
+    """A decision's free text, sealed like the fiche (never in a row or an audit event)."""
+    text = text.strip()
+    if not text:
+        return
+    sender = owner_of_unit(ctx.session, fiche.sender_unit_id)
+    readers = readers or [sender, owner_of_unit(ctx.session, fiche.recipient_unit_id)]
+    ctx.documents.seal(text.encode("utf-8"), role=NOTE, kind="fiche-note",
+                       sender=owner_of_unit(ctx.session, ctx.user.unit_id), readers=readers,
+                       epoch=_epoch(ctx, fiche), at=ctx.now, fiche_id=fiche.id)
+
+
+def _epoch(ctx: Context, fiche: Fiche) -> str:
+    content = one_document(ctx.session, fiche, "content")
+    if content is not None:
+        return content.epoch
+    from exchange.fiches.drafts import working_epoch
+
+    return working_epoch(ctx)
+
+
+def read_note(ctx: Context, fiche: Fiche) -> str:
+    document = one_document(ctx.session, fiche, NOTE)
+    if document is None:
+        return ""
+    return ctx.documents.open(document, owner_of_unit(ctx.session, ctx.user.unit_id)).decode()
+
+
+def _require_recipient(ctx: Context, fiche: Fiche) -> None:
+    if not is_recipient(ctx.user, fiche):
+        raise FicheError("Seule la structure destinataire peut répondre à cette fiche.")
+
+
+def _notify_sender(ctx: Context, fiche: Fiche, kind: str) -> None:
+    sender = ctx.session.get(User, fiche.sender_user_id)
+    recipients = [sender.email] if sender is not None and sender.active and sender.email else []
+    notify.enqueue(ctx.session, kind, recipients, f"/fiches/{fiche.public_id}", ctx.now)
+
+
+def acknowledge(ctx: Context, fiche: Fiche) -> Receipt:
+    """read -> acknowledged; the recipient institution signs a receipt for this version."""
+    _require_recipient(ctx, fiche)
+    fiche.state = rules.acknowledge(FicheState(fiche.state)).value
+    sent = verified_manifest(ctx, fiche)
+    owner = owner_of_unit(ctx.session, fiche.recipient_unit_id)
+    signed = sign_manifest(ctx.svc.keystore(ctx.session), owner, {
+        "receipt_for": fiche.public_id,
+        "version": fiche.version,
+        "content_sha256": sent["content_sha256"],
+        "pdf_sha256": sent["pdf_sha256"],
+        "recipient_institution": institution_of(ctx.session, fiche.recipient_unit_id).public_id,
+        "recipient_unit": fiche.recipient_unit.public_id,
+        "recipient_user": ctx.user.public_id,
+        "time": ctx.now.isoformat(),
+    })
+    receipt = Receipt(fiche_id=fiche.id, signed=signed.to_bytes(), signed_by_id=ctx.user.id,
+                      created_at=ctx.now, horizon=fiche.horizon)
+    ctx.session.add(receipt)
+    fiche.acknowledged_at = fiche.updated_at = ctx.now
+    ctx.session.flush()
+    ctx.record("fiche.acknowledged", fiche)
+    _notify_sender(ctx, fiche, "fiche_acknowledged")
+    return receipt
+
+
+def verified_manifest(ctx: Context, fiche: Fiche) -> dict[str, Any]:
+    """The sender's manifest, checked against the sender institution's key (SignatureInvalid)."""
+    if fiche.manifest is None:
+        raise FicheError("Cette fiche n'est pas signée.")
+    return verify_manifest(ctx.svc.keystore(ctx.session),
+                           SignedManifest.from_bytes(fiche.manifest),
+                           expected_owner=owner_of_unit(ctx.session, fiche.sender_unit_id))
+
+
+def verified_receipt(ctx: Context, fiche: Fiche, receipt: Receipt) -> dict[str, Any]:
+    """A receipt, checked against the recipient institution's key (SignatureInvalid)."""
+    return verify_manifest(ctx.svc.keystore(ctx.session), SignedManifest.from_bytes(receipt.signed),
+                           expected_owner=owner_of_unit(ctx.session, fiche.recipient_unit_id))
+
+
+def accept(ctx: Context, fiche: Fiche) -> Accompaniment:
+    """acknowledged -> accepted; the orientation starts an accompaniment for the pair."""
+    _require_recipient(ctx, fiche)
+    kind = FicheKind(fiche.kind)
+    fiche.state = rules.accept(FicheState(fiche.state), kind=kind).value
+    sender = ctx.session.get(User, fiche.sender_user_id)
+    assert sender is not None and fiche.sent_at is not None
+    advisor, social = (ctx.user, sender) if ctx.user.has_role("advisor") else (sender, ctx.user)
+    accompaniment = Accompaniment(
+        axis=fiche.axis, person_id=fiche.person_id, convention_id=fiche.convention_id,
+        orientation_id=fiche.id, advisor_user_id=advisor.id, advisor_unit_id=advisor.unit_id,
+        social_user_id=social.id, social_unit_id=social.unit_id,
+        proposal_date=paris_date(fiche.sent_at), created_at=ctx.now, horizon=fiche.horizon,
+    )
+    ctx.session.add(accompaniment)
+    fiche.decided_at, fiche.decided_by_id, fiche.updated_at = ctx.now, ctx.user.id, ctx.now
+    ctx.session.flush()
+    fiche.accompaniment_id = accompaniment.id
+    share_person(ctx.session, fiche.person, ctx.user.unit_id, ctx.now)
+    ctx.record("fiche.accepted", fiche)
+    ctx.record("accompaniment.created", object_type="accompaniment",
+               object_id=accompaniment.public_id)
+    _notify_sender(ctx, fiche, "fiche_accepted")
+    return accompaniment
+
+
+def decline(ctx: Context, fiche: Fiche, reason: str, text: str) -> None:
+    _require_recipient(ctx, fiche)
+    fiche.state = rules.decline(FicheState(fiche.state), kind=FicheKind(fiche.kind),
+                                reason=reason, text=text).value
+    fiche.reason = DeclineReason(reason).value
+    fiche.decided_at, fiche.decided_by_id, fiche.updated_at = ctx.now, ctx.user.id, ctx.now
+    seal_note(ctx, fiche, text)
+    ctx.record("fiche.declined", fiche)
+    _notify_sender(ctx, fiche, "fiche_declined")
+
+
+def receipts_of(ctx: Context, fiche: Fiche) -> list[Receipt]:
+    return list(ctx.session.scalars(select(Receipt).where(Receipt.fiche_id == fiche.id)
+                                    .order_by(Receipt.id)))

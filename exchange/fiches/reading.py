@@ -1,0 +1,181 @@
+"""Reading a fiche: lists for a unit, opening with every check, downloads.
+
+Opening decrypts the content with the reader's institution key and checks it against the
+sender's signed manifest; the recipient's first opening also checks the PDF's PAdES signature.
+A fiche that fails any check is never shown: the caller gets `FicheTampered` and the event is
+recorded (outcome "failure") in the caller's transaction, which the caller commits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import selectinload
+
+from exchange.domain import fiches as rules
+from exchange.domain.vocabulary import FicheState
+from exchange.fiches import drafts, signing
+from exchange.fiches.common import (
+    TAMPERED,
+    Context,
+    FicheError,
+    FicheTampered,
+    one_document,
+    owner_of_unit,
+    sha256_hex,
+)
+from exchange.fiches.decisions import read_note, receipts_of, verified_manifest, verified_receipt
+from exchange.fiches.rendering import pdf_is_valid
+from exchange.models.documents import Document
+from exchange.models.fiches import Fiche
+from exchange.policy import fiche_query, is_recipient, is_sender
+from keys.errors import KeysError
+
+PURPOSES = {"party": "Partie à l'échange", "accompaniment": "Suivi de l'accompagnement",
+            "dpo_request": "Demande d'exercice de droits", "support": "Assistance technique"}
+
+
+@dataclass
+class OpenedFiche:
+    fiche: Fiche
+    content: dict[str, Any]
+    manifest: dict[str, Any]
+    attachments: list[tuple[Document, dict[str, Any]]]
+    receipts: list[dict[str, Any]] = field(default_factory=list)
+    note: str = ""
+
+
+def received(ctx: Context) -> list[Fiche]:
+    """The unit's inbox: what was sent to it, newest first."""
+    return list(ctx.session.scalars(
+        fiche_query(ctx.user).where(Fiche.recipient_unit_id == ctx.user.unit_id)
+        .options(selectinload(Fiche.sender_unit)).order_by(Fiche.sent_at.desc())))
+
+
+def outgoing(ctx: Context) -> list[Fiche]:
+    """What the unit drafted or sent, newest first."""
+    return list(ctx.session.scalars(
+        fiche_query(ctx.user).where(Fiche.sender_unit_id == ctx.user.unit_id)
+        .options(selectinload(Fiche.recipient_unit)).order_by(Fiche.updated_at.desc())))
+
+
+def reader_owner(ctx: Context) -> str:
+    return owner_of_unit(ctx.session, ctx.user.unit_id)
+
+
+def _tampered(ctx: Context, fiche: Fiche) -> FicheTampered:
+    ctx.record("fiche.tampered", fiche, outcome="failure")
+    return FicheTampered(TAMPERED, code="fiche_tampered")
+
+
+def open_fiche(ctx: Context, fiche: Fiche, purpose: str = "party") -> OpenedFiche:
+    """Decrypt and check a signed fiche for its sender or its recipient."""
+    if fiche.state in (FicheState.DRAFT.value, FicheState.CANCELLED.value) and \
+            one_document(ctx.session, fiche, signing.CONTENT) is None:
+        raise FicheError("Cette fiche est un brouillon : ouvrez-la depuis vos brouillons.")
+    recipient = is_recipient(ctx.user, fiche)
+    if recipient and fiche.state == FicheState.RECALLED.value:
+        raise FicheError("L'expéditeur a rappelé cette fiche avant sa lecture : elle n'est "
+                         "plus consultable.")
+    owner = reader_owner(ctx)
+    try:
+        manifest = verified_manifest(ctx, fiche)
+        document = one_document(ctx.session, fiche, signing.CONTENT)
+        if document is None:
+            raise FicheTampered(TAMPERED)
+        raw = ctx.documents.open(document, owner)
+        if sha256_hex(raw) != manifest["content_sha256"]:
+            raise FicheTampered(TAMPERED)
+        content = json.loads(raw)
+        if recipient and fiche.state == FicheState.SENT.value:
+            pdf = _checked_pdf(ctx, fiche, manifest, owner)
+            if not pdf_is_valid(ctx.svc.keystore(ctx.session), pdf):
+                raise FicheTampered(TAMPERED)
+    except (KeysError, FicheTampered, ValueError):
+        raise _tampered(ctx, fiche) from None
+    if recipient:
+        fiche.state = rules.open_(FicheState(fiche.state)).value
+        if fiche.read_at is None:
+            fiche.read_at, fiche.read_by_id = ctx.now, ctx.user.id
+        ctx.record("fiche.opened", fiche, purpose=purpose)
+    else:
+        ctx.record("fiche.viewed", fiche, purpose=purpose)
+    documents = drafts.attachment_documents(ctx, fiche)
+    receipts = []
+    for receipt in receipts_of(ctx, fiche):
+        try:
+            receipts.append(verified_receipt(ctx, fiche, receipt))
+        except KeysError:
+            raise _tampered(ctx, fiche) from None
+    return OpenedFiche(fiche, content, manifest,
+                       list(zip(documents, content.get("attachments", []), strict=False)),
+                       receipts, _note(ctx, fiche))
+
+
+def _note(ctx: Context, fiche: Fiche) -> str:
+    try:
+        return read_note(ctx, fiche)
+    except KeysError:
+        return ""
+
+
+def _checked_pdf(ctx: Context, fiche: Fiche, manifest: dict[str, Any], owner: str) -> bytes:
+    document = one_document(ctx.session, fiche, signing.PDF)
+    if document is None:
+        raise FicheTampered(TAMPERED)
+    pdf = ctx.documents.open(document, owner)
+    if sha256_hex(pdf) != manifest["pdf_sha256"]:
+        raise FicheTampered(TAMPERED)
+    return pdf
+
+
+def _require_party(ctx: Context, fiche: Fiche) -> None:
+    if not (is_sender(ctx.user, fiche) or is_recipient(ctx.user, fiche)):
+        raise FicheError("Vous n'êtes pas partie à cet échange.")
+    if fiche.manifest is None:
+        raise FicheError("Le PDF n'existe qu'une fois la fiche signée.")
+    if is_recipient(ctx.user, fiche) and fiche.state in (FicheState.SENT.value,
+                                                         FicheState.RECALLED.value):
+        raise FicheError("Ouvrez la fiche avant d'en télécharger le PDF.")
+
+
+def signed_pdf(ctx: Context, fiche: Fiche) -> bytes:
+    """The PAdES-signed PDF, checked against the manifest."""
+    _require_party(ctx, fiche)
+    try:
+        pdf = _checked_pdf(ctx, fiche, verified_manifest(ctx, fiche), reader_owner(ctx))
+    except (KeysError, FicheTampered):
+        raise _tampered(ctx, fiche) from None
+    ctx.record("fiche.pdf_downloaded", fiche)
+    return pdf
+
+
+def attachment(ctx: Context, fiche: Fiche, document_public_id: str) -> tuple[dict[str, Any], bytes]:
+    """An attachment's listing entry (name, type) and bytes, checked against the manifest."""
+    _require_party(ctx, fiche)
+    documents = drafts.attachment_documents(ctx, fiche)
+    index = next((i for i, d in enumerate(documents) if d.public_id == document_public_id), None)
+    if index is None:
+        raise FicheError("Cette pièce jointe n'existe pas.")
+    try:
+        manifest = verified_manifest(ctx, fiche)
+        data = ctx.documents.open(documents[index], reader_owner(ctx))
+        expected = manifest["attachments_sha256"][index]
+        if sha256_hex(data) != expected:
+            raise FicheTampered(TAMPERED)
+        content_doc = one_document(ctx.session, fiche, signing.CONTENT)
+        assert content_doc is not None
+        entry = json.loads(ctx.documents.open(content_doc, reader_owner(ctx)))["attachments"][index]
+    except (KeysError, FicheTampered, IndexError, AssertionError):
+        raise _tampered(ctx, fiche) from None
+    ctx.record("attachment.downloaded", fiche, object_type="document",
+               object_id=document_public_id)
+    return entry, data
+
+
+def fiches_of_person(ctx: Context, person_id: int) -> list[Fiche]:
+    return list(ctx.session.scalars(fiche_query(ctx.user).where(Fiche.person_id == person_id)
+                                    .order_by(Fiche.created_at.desc())))
+

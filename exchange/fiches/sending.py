@@ -1,0 +1,118 @@
+"""Sending: all or nothing. Recall before reading; cancel before sending.
+
+Sending re-seals the content, the signed PDF and every attachment for the sender's and the
+recipient's institutions, under the retention epoch of the fiche's horizon, destroys the
+sender-only copies, lets the recipient unit see the person, writes the audit event and queues
+the e-mail notification — all in the caller's transaction. Blobs written before a failure are
+removed when the transaction rolls back (`exchange.blobs`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from exchange import notify
+from exchange.domain import fiches as rules
+from exchange.domain.vocabulary import (
+    Axis,
+    CancelReason,
+    FicheKind,
+    FicheState,
+    InstitutionKind,
+    RecallReason,
+)
+from exchange.fiches import drafts, signing
+from exchange.fiches.common import Context, FicheError, documents_of, institution_of, owner_of_unit
+from exchange.fiches.decisions import seal_note
+from exchange.models.accounts import User
+from exchange.models.fiches import Fiche
+from exchange.policy import share_person
+from retention.policy import RetentionRule, epoch_of, horizon
+
+SEALED_ROLES = (signing.CONTENT, signing.PDF, drafts.ATTACHMENT)
+
+
+def no_fault(step: str) -> None:
+    """Tests replace this to crash between two steps of a send."""
+
+
+def fiche_horizon(fiche: Fiche) -> date | None:
+    convention = fiche.convention
+    rule = RetentionRule(grace_days=convention.grace_days, axis_period_months={
+        Axis.AXE2: convention.retention_axis2_months,
+        Axis.AXE3: convention.retention_axis3_months})
+    return horizon(convention.effective_end_date, Axis(fiche.axis), rule)
+
+
+def send(ctx: Context, fiche: Fiche, *, fault: Callable[[str], None] = no_fault) -> None:
+    if fiche.sender_unit_id != ctx.user.unit_id:
+        raise FicheError("Seule la structure expéditrice peut envoyer cette fiche.")
+    kind = FicheKind(fiche.kind)
+    sender = institution_of(ctx.session, fiche.sender_unit_id)
+    recipient = institution_of(ctx.session, fiche.recipient_unit_id)
+    consent = ctx.session.get(signing.Consent, fiche.consent_id) if fiche.consent_id else None
+    fiche.state = rules.send(
+        FicheState(fiche.state), requires_countersign=signing.requires_countersign(fiche),
+        consent=signing.consent_facts(ctx, consent), restricted=fiche.person.restricted,
+        person_id=fiche.person_id, axis=Axis(fiche.axis), recipient_institution=recipient.id,
+        at=ctx.now).value
+    rules.check_may_send(kind, sender_institution_kind=InstitutionKind(sender.kind),
+                         recipient_institution_kind=InstitutionKind(recipient.kind),
+                         roles=_sender_roles(ctx, fiche),
+                         enabled_axes=[Axis(a) for a in fiche.convention.axes()])
+    if not fiche.convention.in_force(ctx.svc.clock.today()):
+        raise FicheError("La convention n'est plus en vigueur : l'envoi n'est pas possible.")
+    fault("checked")
+    due = fiche_horizon(fiche)
+    assert due is not None
+    epoch = epoch_of(due)
+    readers = [sender.key_owner, recipient.key_owner]
+    for role in SEALED_ROLES:
+        for document in documents_of(ctx.session, fiche, role):
+            plaintext = ctx.documents.open(document, sender.key_owner)
+            ctx.documents.seal(plaintext, role=role, kind=f"fiche-{role}",
+                               sender=sender.key_owner, readers=readers, epoch=epoch,
+                               at=ctx.now, version=fiche.version, fiche_id=fiche.id)
+            ctx.documents.destroy(document)
+            fault(f"sealed {role}")
+    fiche.sent_at = fiche.updated_at = ctx.now
+    fiche.horizon = due
+    share_person(ctx.session, fiche.person, fiche.recipient_unit_id, ctx.now)
+    ctx.record("fiche.sent", fiche)
+    fault("audited")
+    _notify_recipient(ctx, fiche, "fiche_received")
+    fault("notified")
+    ctx.session.flush()
+
+
+def _notify_recipient(ctx: Context, fiche: Fiche, kind: str) -> None:
+    notify.enqueue(ctx.session, kind, notify.unit_addresses(ctx.session, fiche.recipient_unit_id),
+                   f"/fiches/{fiche.public_id}", ctx.now)
+
+
+def _sender_roles(ctx: Context, fiche: Fiche) -> frozenset[str]:
+    """The signer's roles decide what may be sent; a manager sends what the worker signed."""
+    signer = ctx.session.get(User, fiche.signed_by_id) if fiche.signed_by_id else None
+    return signer.roles if signer is not None else ctx.user.roles
+
+
+def recall(ctx: Context, fiche: Fiche, reason: str, text: str) -> None:
+    if fiche.sender_unit_id != ctx.user.unit_id:
+        raise FicheError("Seule la structure expéditrice peut rappeler cette fiche.")
+    fiche.state = rules.recall(FicheState(fiche.state), reason=reason, text=text).value
+    fiche.reason = RecallReason(reason).value
+    fiche.decided_at, fiche.decided_by_id, fiche.updated_at = ctx.now, ctx.user.id, ctx.now
+    seal_note(ctx, fiche, text)
+    ctx.record("fiche.recalled", fiche)
+    _notify_recipient(ctx, fiche, "fiche_recalled")
+
+
+def cancel(ctx: Context, fiche: Fiche, reason: str, text: str) -> None:
+    if fiche.sender_unit_id != ctx.user.unit_id:
+        raise FicheError("Seule la structure expéditrice peut annuler cette fiche.")
+    fiche.state = rules.cancel(FicheState(fiche.state), reason=reason, text=text).value
+    fiche.reason = CancelReason(reason).value
+    fiche.decided_at, fiche.decided_by_id, fiche.updated_at = ctx.now, ctx.user.id, ctx.now
+    seal_note(ctx, fiche, text, readers=[owner_of_unit(ctx.session, fiche.sender_unit_id)])
+    ctx.record("fiche.cancelled", fiche)

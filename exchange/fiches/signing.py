@@ -1,0 +1,188 @@
+"""Signing freezes a draft: validated content, a PAdES-signed PDF, and a signed manifest.
+
+The manifest names the fiche and its version, kind, sender user and unit, recipient, the
+SHA-256 of the content, of the PDF and of each attachment, the consent and the time; the sender
+institution's Ed25519 key signs it (`keys.manifest`). The unit manager's countersignature adds
+a second PAdES signature to the same PDF.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import select
+
+from exchange.domain import fiches as rules
+from exchange.domain.clock import PARIS
+from exchange.domain.consent import ConsentFacts
+from exchange.domain.vocabulary import Axis, ConsentMethod, FicheKind, FicheState
+from exchange.fiches import drafts
+from exchange.fiches.common import (
+    Context,
+    FicheError,
+    canonical_json,
+    institution_of,
+    one_document,
+    owner_of_unit,
+    sha256_hex,
+)
+from exchange.fiches.rendering import countersign_pdf, render_pdf, sign_pdf
+from exchange.models.accounts import User
+from exchange.models.documents import Document
+from exchange.models.fiches import Fiche
+from exchange.models.org import Unit
+from exchange.models.people import Consent
+from keys.manifest import SignedManifest, sign_manifest, verify_manifest
+
+CONTENT = "content"
+PDF = "pdf"
+FORMAT = "liaison-fiche/1"
+
+
+def current_consent(ctx: Context, fiche: Fiche) -> Consent | None:
+    """The latest consent of the person for this axis and the recipient's institution."""
+    recipient = institution_of(ctx.session, fiche.recipient_unit_id)
+    return ctx.session.scalar(
+        select(Consent).where(Consent.person_id == fiche.person_id, Consent.axis == fiche.axis,
+                              Consent.recipient_institution_id == recipient.id)
+        .order_by(Consent.withdrawn_at.is_not(None), Consent.collected_on.desc(),
+                  Consent.id.desc()).limit(1))
+
+
+def consent_facts(ctx: Context, consent: Consent | None) -> ConsentFacts | None:
+    if consent is None:
+        return None
+    has_form = ctx.session.scalar(select(Document.id).where(
+        Document.consent_id == consent.id, Document.role == "consent_form").limit(1)) is not None
+    return ConsentFacts(
+        consent_id=consent.id, person_id=consent.person_id, axis=Axis(consent.axis),
+        recipient_institution=consent.recipient_institution_id,
+        notice_version=consent.notice_version, method=ConsentMethod(consent.method),
+        collected_by=consent.collected_by_user_id,
+        collected_at=datetime.combine(consent.collected_on, time(0, 0), PARIS),
+        withdrawn_at=consent.withdrawn_at, attestation=consent.attestation,
+        has_paper_form=has_form,
+    )
+
+
+def _party(ctx: Context, unit_id: int) -> dict[str, str]:
+    unit = ctx.session.get(Unit, unit_id)
+    assert unit is not None
+    return {"institution": unit.institution.name, "institution_id": unit.institution.public_id,
+            "unit": unit.name, "unit_id": unit.public_id}
+
+
+def build_content(ctx: Context, fiche: Fiche, fields: dict[str, Any],
+                  attachments: list[dict[str, Any]], consent: Consent | None) -> dict[str, Any]:
+    person = fiche.person
+    identity = ctx.svc.personal(ctx.session).decrypt(person.sealed_key, person.public_id,
+                                                     person.identity)
+    collector = ctx.session.get(User, consent.collected_by_user_id) if consent else None
+    return {
+        "format": FORMAT,
+        "fiche": fiche.public_id,
+        "version": fiche.version,
+        "kind": fiche.kind,
+        "axis": fiche.axis,
+        "convention": {"id": fiche.convention.public_id, "title": fiche.convention.title},
+        "sender": {**_party(ctx, fiche.sender_unit_id), "user": ctx.user.display_name,
+                   "user_id": ctx.user.public_id},
+        "recipient": _party(ctx, fiche.recipient_unit_id),
+        "person": identity,
+        "fields": fields,
+        "consent": None if consent is None else {
+            "id": consent.public_id, "notice_version": consent.notice_version,
+            "method": consent.method, "collected_on": consent.collected_on.isoformat(),
+            "collected_by": collector.display_name if collector else "",
+        },
+        "attachments": attachments,
+        "signed_at": ctx.now.isoformat(),
+    }
+
+
+def manifest_for(ctx: Context, fiche: Fiche, content: bytes, pdf: bytes,
+                 attachments: list[dict[str, Any]], consent: Consent | None) -> dict[str, Any]:
+    recipient = institution_of(ctx.session, fiche.recipient_unit_id)
+    return {
+        "document": fiche.public_id,
+        "version": fiche.version,
+        "kind": fiche.kind,
+        "sender_user": ctx.user.public_id,
+        "sender_unit": fiche.sender_unit.public_id,
+        "recipient_unit": fiche.recipient_unit.public_id,
+        "recipient_institution": recipient.public_id,
+        "content_sha256": sha256_hex(content),
+        "pdf_sha256": sha256_hex(pdf),
+        "attachments_sha256": [a["sha256"] for a in attachments],
+        "consent": consent.public_id if consent else None,
+        "time": ctx.now.isoformat(),
+    }
+
+
+def sign(ctx: Context, fiche: Fiche) -> None:
+    """draft -> signed, by the sender; raises ValidationFailed with the form's errors."""
+    kind = FicheKind(fiche.kind)
+    fiche.state = rules.sign(FicheState(fiche.state), kind=kind).value
+    draft = drafts.read_draft(ctx, fiche)
+    fields = rules.clean_content(kind, draft["fields"], ctx.svc.clock.today())
+    consent = current_consent(ctx, fiche)
+    facts = consent_facts(ctx, consent)
+    if facts is None or facts.is_withdrawn:
+        raise FicheError("La personne n'a pas donné (ou a retiré) son consentement pour cet "
+                         "échange : enregistrez son consentement avant de signer.")
+    content = build_content(ctx, fiche, fields, draft["attachments"], consent)
+    content_bytes = canonical_json(content)
+    owner = owner_of_unit(ctx.session, fiche.sender_unit_id)
+    keystore = ctx.svc.keystore(ctx.session)
+    pdf = sign_pdf(keystore, owner, render_pdf(content), signer=ctx.user.display_name,
+                   institution=fiche.sender_unit.institution.name)
+    signed = sign_manifest(keystore, owner,
+                           manifest_for(ctx, fiche, content_bytes, pdf, draft["attachments"],
+                                        consent))
+    epoch = drafts.working_epoch(ctx)
+    for role, data in ((CONTENT, content_bytes), (PDF, pdf)):
+        ctx.documents.seal(data, role=role, kind=f"fiche-{role}", sender=owner, readers=[owner],
+                           epoch=epoch, at=ctx.now, version=fiche.version, fiche_id=fiche.id)
+    draft_document = one_document(ctx.session, fiche, drafts.DRAFT)
+    if draft_document is not None:
+        ctx.documents.destroy(draft_document)
+    fiche.consent_id = consent.id if consent else None
+    fiche.manifest = signed.to_bytes()
+    fiche.signed_at, fiche.signed_by_id, fiche.updated_at = ctx.now, ctx.user.id, ctx.now
+    ctx.record("fiche.signed", fiche)
+
+
+def requires_countersign(fiche: Fiche) -> bool:
+    """The convention's countersigning applies to what the social service sends."""
+    return bool(fiche.convention.countersign_required
+                and fiche.sender_unit.institution.kind in ("departement", "ccas_cias"))
+
+
+def countersign(ctx: Context, fiche: Fiche) -> None:
+    """signed -> countersigned, by the sender unit's manager ("sous couvert du responsable")."""
+    if not (ctx.user.has_role("unit_manager") and ctx.user.unit_id == fiche.sender_unit_id):
+        raise FicheError("Seul le responsable de la structure expéditrice peut contresigner.")
+    fiche.state = rules.countersign(FicheState(fiche.state),
+                                    convention_requires=requires_countersign(fiche)).value
+    owner = owner_of_unit(ctx.session, fiche.sender_unit_id)
+    document = one_document(ctx.session, fiche, PDF)
+    assert document is not None
+    keystore = ctx.svc.keystore(ctx.session)
+    pdf = countersign_pdf(keystore, owner, ctx.documents.open(document, owner),
+                          signer=ctx.user.display_name,
+                          institution=fiche.sender_unit.institution.name)
+    ctx.documents.seal(pdf, role=PDF, kind="fiche-pdf", sender=owner, readers=[owner],
+                       epoch=document.epoch, at=ctx.now, version=fiche.version,
+                       fiche_id=fiche.id)
+    ctx.documents.destroy(document)
+    manifest = verify_manifest(keystore, SignedManifest.from_bytes(fiche.manifest or b""),
+                               expected_owner=owner)
+    manifest["pdf_sha256"] = sha256_hex(pdf)
+    manifest["countersigned_by"] = ctx.user.public_id
+    manifest["countersigned_at"] = ctx.now.isoformat()
+    signed = sign_manifest(keystore, owner, manifest)
+    fiche.manifest = signed.to_bytes()
+    fiche.countersigned_at, fiche.countersigned_by_id = ctx.now, ctx.user.id
+    fiche.updated_at = ctx.now
+    ctx.record("fiche.countersigned", fiche)

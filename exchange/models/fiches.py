@@ -1,0 +1,107 @@
+"""Fiches de liaison, their signed receipts, and the accompaniments accepted orientations start.
+
+Rows hold ids, states, dates and fixed-list reasons only. Everything written by a person — the
+fiche's content, free-text reasons — lives in sealed documents (`exchange.models.documents`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from exchange.db import Base
+from exchange.models.accounts import User
+from exchange.models.org import Convention, Unit
+from exchange.models.people import Consent, Person
+from exchange.models.types import PUBLIC_ID, UTCDateTime, new_public_id
+
+
+class Fiche(Base):
+    __tablename__ = "fiches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(PUBLIC_ID, unique=True, default=new_public_id)
+    kind: Mapped[str] = mapped_column(String(30))
+    axis: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    convention_id: Mapped[int] = mapped_column(ForeignKey("conventions.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"), nullable=True)
+    accompaniment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accompaniments.id", use_alter=True), nullable=True, index=True)
+    sender_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    sender_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recipient_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    countersigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    countersigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"),
+                                                            nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True, nullable=True)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    read_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    manifest: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    horizon: Mapped[date | None] = mapped_column(Date, index=True, nullable=True)
+
+    convention: Mapped[Convention] = relationship()
+    person: Mapped[Person] = relationship()
+    consent: Mapped[Consent | None] = relationship()
+    sender_unit: Mapped[Unit] = relationship(foreign_keys=[sender_unit_id])
+    recipient_unit: Mapped[Unit] = relationship(foreign_keys=[recipient_unit_id])
+    sender_user: Mapped[User] = relationship(foreign_keys=[sender_user_id])
+
+
+class Receipt(Base):
+    """The recipient institution's signed acknowledgement of one fiche version."""
+
+    __tablename__ = "receipts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(PUBLIC_ID, unique=True, default=new_public_id)
+    fiche_id: Mapped[int] = mapped_column(ForeignKey("fiches.id", ondelete="CASCADE"),
+                                          index=True)
+    signed: Mapped[bytes] = mapped_column(LargeBinary)
+    signed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    horizon: Mapped[date | None] = mapped_column(Date, index=True, nullable=True)
+
+
+class Accompaniment(Base):
+    __tablename__ = "accompaniments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(PUBLIC_ID, unique=True, default=new_public_id)
+    axis: Mapped[int] = mapped_column(Integer)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    convention_id: Mapped[int] = mapped_column(ForeignKey("conventions.id"), index=True)
+    orientation_id: Mapped[int] = mapped_column(ForeignKey("fiches.id"), unique=True)
+    advisor_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    advisor_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    social_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    social_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    proposal_date: Mapped[date] = mapped_column(Date)
+    entry_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    planned_end: Mapped[date | None] = mapped_column(Date, nullable=True)
+    renewed: Mapped[bool] = mapped_column(Boolean, default=False)
+    midterm_due: Mapped[date | None] = mapped_column(Date, nullable=True)
+    midterm_done_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    exit_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    exit_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    horizon: Mapped[date | None] = mapped_column(Date, index=True, nullable=True)
+
+    person: Mapped[Person] = relationship()
+    convention: Mapped[Convention] = relationship()
+    advisor: Mapped[User] = relationship(foreign_keys=[advisor_user_id])
+    social_worker: Mapped[User] = relationship(foreign_keys=[social_user_id])
+    advisor_unit: Mapped[Unit] = relationship(foreign_keys=[advisor_unit_id])
+    social_unit: Mapped[Unit] = relationship(foreign_keys=[social_unit_id])
