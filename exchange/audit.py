@@ -34,6 +34,10 @@ ACTIONS = frozenset({
     "convention.created", "convention.updated", "convention.amended",
     "user.created", "user.updated", "user.disabled", "user.enabled", "user.password_reset",
     "user.second_factor_reset", "keys.initialised", "keys.institution_created", "keys.rotated",
+    # persons and their consent
+    "person.created", "person.viewed", "person.searched", "person.updated",
+    "consent.recorded", "consent.viewed", "consent.withdrawn", "consent.form_downloaded",
+    "consent.notice_viewed", "upload.refused",
     # the audit trail itself
     "audit.verified",
     # fiches de liaison (exchange.fiches), their attachments and the accompaniments they start

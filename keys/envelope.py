@@ -46,6 +46,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from cryptography.exceptions import InternalError, InvalidTag
@@ -133,6 +134,11 @@ class Header:
     def to_bytes(self) -> bytes:
         """The canonical encoding: canonical JSON (keys/manifest.py) of
         :meth:`to_dict`."""
+        return self._encoded
+
+    @cached_property
+    def _encoded(self) -> bytes:
+        # The header is immutable, so its encoding is computed once.
         return canonical(self.to_dict())
 
     def digest(self) -> bytes:
@@ -306,6 +312,7 @@ class Envelopes:
             raise ValueError("readers must be exactly the header's readers")
         if epoch != header.epoch:
             raise ValueError("epoch must be the header's epoch")
+        epoch_key = self._keys._epoch_subkey(epoch, b"envelope", create=True)  # KeyDestroyed
         header_bytes = header.to_bytes()
         digest = hashlib.sha256(header_bytes).digest()
 
@@ -322,7 +329,6 @@ class Envelopes:
         nonce = secrets.token_bytes(NONCE_SIZE)
         ciphertext = AESGCM(data_key).encrypt(nonce, content, header_bytes)
         inner = _aead.seal(wrapping_key, data_key, _DATA_KEY_AAD_LABEL + digest)
-        epoch_key = self._keys._epoch_subkey(epoch, b"envelope", create=True)
         epoch_wrap = _aead.seal(epoch_key, inner, _EPOCH_AAD_LABEL + digest)
         return Envelope(header, nonce, ciphertext, epoch_wrap, tuple(wraps))
 

@@ -24,6 +24,7 @@ import secrets
 from datetime import date
 from pathlib import Path
 
+from ._files import fsync_dir, make_private_dir, write_new
 from .errors import KeyDestroyed, KeyNotFound
 from .master import MasterKey
 
@@ -48,26 +49,6 @@ def check_epoch(value: str) -> str:
     return value
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    """Write ``data`` to a new file ``path`` (0600), fsynced."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(path, flags, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class EpochKeyStore:
     """The epoch key files in ``directory``, wrapped under ``master``."""
 
@@ -83,11 +64,6 @@ class EpochKeyStore:
 
     def _tombstone_path(self, epoch: str) -> Path:
         return self.directory / f"{check_epoch(epoch)}.destroyed"
-
-    def _ensure_directory(self) -> None:
-        if not self.directory.exists():
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self.directory.chmod(0o700)
 
     def _destroyed_error(self, epoch: str) -> KeyDestroyed:
         return KeyDestroyed(f"retention epoch key {epoch} has been destroyed")
@@ -118,12 +94,12 @@ class EpochKeyStore:
         return self._master.unwrap(f"epoch:{epoch}", EPOCH_PURPOSE, wrapped)
 
     def _create(self, epoch: str, path: Path) -> bytes:
-        self._ensure_directory()
+        make_private_dir(self.directory)
         wrapped = self._master.wrap(
             f"epoch:{epoch}", EPOCH_PURPOSE, secrets.token_bytes(EPOCH_KEY_SIZE)
         )
         temp = self.directory / f".{epoch}.{secrets.token_hex(8)}.tmp"
-        _write_new(temp, wrapped)
+        write_new(temp, wrapped)
         try:
             os.link(temp, path)
         except FileExistsError:
@@ -131,7 +107,7 @@ class EpochKeyStore:
             return path.read_bytes()
         finally:
             temp.unlink()
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         return wrapped
 
     def destroy(self, epoch: str) -> None:
@@ -141,16 +117,16 @@ class EpochKeyStore:
         storage; what makes the erasure final is that no copy of the epoch
         key exists anywhere else (it is never in the database or its
         backups)."""
-        self._ensure_directory()
+        make_private_dir(self.directory)
         tombstone = self._tombstone_path(epoch)
         if not tombstone.exists():
             with contextlib.suppress(FileExistsError):
-                _write_new(tombstone, _TOMBSTONE_TEXT.format(epoch=epoch).encode())
+                write_new(tombstone, _TOMBSTONE_TEXT.format(epoch=epoch).encode())
         path = self._key_path(epoch)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
             return
         try:
             size = os.fstat(fd).st_size
@@ -160,7 +136,7 @@ class EpochKeyStore:
             os.close(fd)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
 
     def exists(self, epoch: str) -> bool:
         """Whether a live (not destroyed) key file exists for ``epoch``."""

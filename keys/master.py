@@ -17,12 +17,8 @@ import secrets
 import stat
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-from . import _codec
+from . import _aead, _codec
+from ._files import fsync_dir, make_private_dir, write_new
 from .errors import (
     EnvelopeTampered,
     MasterKeyExists,
@@ -32,10 +28,8 @@ from .errors import (
 
 FILE_PREFIX = "LIAISON-MASTER-KEY-V1:"
 KEY_SIZE = 32
-NONCE_SIZE = 12
-TAG_SIZE = 16
-WRAP_VERSION = 1
-SECRET_BOX_VERSION = 1
+WRAP_VERSION = _aead.SEAL_VERSION
+SECRET_BOX_VERSION = _aead.SEAL_VERSION
 CHECK_KEY_ID = "master-check"
 CHECK_PURPOSE = "master-check"
 CHECK_CONSTANT = b"Liaison master key check value, format 1"
@@ -44,28 +38,16 @@ _WRAP_LABEL = b"liaison/v1/master-wrap\x00"
 _SECRET_BOX_LABEL = b"liaison/v1/secret-box\x00"
 
 
-def _derive(master: bytes, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=info).derive(master)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class MasterKey:
     """The key-encryption key.  Build it with :meth:`create` or :meth:`load`."""
 
-    __slots__ = ("_wrap_aead", "_master", "path")
+    __slots__ = ("_wrap_key", "_master", "path")
 
     def __init__(self, raw: bytes, path: Path | None = None) -> None:
         if len(raw) != KEY_SIZE:
             raise ValueError("a master key is 32 bytes")
         self._master = bytes(raw)
-        self._wrap_aead = AESGCM(_derive(raw, b"liaison/v1/master/wrap"))
+        self._wrap_key = _aead.derive(raw, b"liaison/v1/master/wrap")
         self.path = path
 
     def __repr__(self) -> str:
@@ -81,26 +63,16 @@ class MasterKey:
         one is left as it is.
         """
         path = Path(path)
-        parent = path.parent
-        if not parent.exists():
-            parent.mkdir(mode=0o700, parents=True)
-            parent.chmod(0o700)
+        make_private_dir(path.parent)
         raw = secrets.token_bytes(KEY_SIZE)
         text = FILE_PREFIX + base64.b64encode(raw).decode("ascii") + "\n"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
-            fd = os.open(path, flags, 0o600)
+            write_new(path, text.encode("ascii"))
         except FileExistsError:
             raise MasterKeyExists(
                 f"master key file {path} already exists; refusing to overwrite it"
             ) from None
-        try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, text.encode("ascii"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        _fsync_dir(parent)
+        fsync_dir(path.parent)
         return cls(raw, path)
 
     @classmethod
@@ -156,20 +128,15 @@ class MasterKey:
 
     def wrap(self, key_id: str, purpose: str, secret: bytes) -> bytes:
         """Encrypt ``secret`` under the master key, bound to id and purpose."""
-        nonce = secrets.token_bytes(NONCE_SIZE)
-        sealed = self._wrap_aead.encrypt(nonce, secret, self._wrap_aad(key_id, purpose))
-        return _codec.u8(WRAP_VERSION) + nonce + sealed
+        return _aead.seal(self._wrap_key, secret, self._wrap_aad(key_id, purpose))
 
     def unwrap(self, key_id: str, purpose: str, wrapped: bytes) -> bytes:
         """Inverse of :meth:`wrap`; ``MasterKeyInvalid`` on any failure."""
-        if len(wrapped) < 1 + NONCE_SIZE + TAG_SIZE or wrapped[0] != WRAP_VERSION:
-            raise MasterKeyInvalid(f"wrapped key {key_id!r} is malformed")
-        nonce = wrapped[1 : 1 + NONCE_SIZE]
         try:
-            return self._wrap_aead.decrypt(
-                nonce, wrapped[1 + NONCE_SIZE :], self._wrap_aad(key_id, purpose)
+            return _aead.open_sealed(
+                self._wrap_key, wrapped, self._wrap_aad(key_id, purpose), "master wrap"
             )
-        except InvalidTag:
+        except EnvelopeTampered:
             raise MasterKeyInvalid(
                 f"wrapped key {key_id!r} ({purpose}) does not open under this master key"
             ) from None
@@ -194,7 +161,7 @@ class MasterKey:
         """An AEAD for small application secrets, one sub-key per purpose."""
         if not purpose:
             raise ValueError("a secret box needs a purpose")
-        key = _derive(self._master, b"liaison/v1/master/secret-box/" + purpose.encode())
+        key = _aead.derive(self._master, b"liaison/v1/master/secret-box/" + purpose.encode())
         return SecretBox(key, purpose)
 
 
@@ -206,10 +173,10 @@ class SecretBox:
     open was altered, or is presented with the wrong associated data.
     """
 
-    __slots__ = ("_aead", "purpose")
+    __slots__ = ("_key", "purpose")
 
     def __init__(self, key: bytes, purpose: str) -> None:
-        self._aead = AESGCM(key)
+        self._key = key
         self.purpose = purpose
 
     def __repr__(self) -> str:
@@ -219,19 +186,7 @@ class SecretBox:
         return _SECRET_BOX_LABEL + _codec.u8(SECRET_BOX_VERSION) + aad
 
     def seal(self, plaintext: bytes, aad: bytes) -> bytes:
-        nonce = secrets.token_bytes(NONCE_SIZE)
-        return (
-            _codec.u8(SECRET_BOX_VERSION)
-            + nonce
-            + self._aead.encrypt(nonce, plaintext, self._aad(aad))
-        )
+        return _aead.seal(self._key, plaintext, self._aad(aad))
 
     def open(self, sealed: bytes, aad: bytes) -> bytes:
-        if len(sealed) < 1 + NONCE_SIZE + TAG_SIZE or sealed[0] != SECRET_BOX_VERSION:
-            raise EnvelopeTampered("sealed secret is malformed")
-        try:
-            return self._aead.decrypt(
-                sealed[1 : 1 + NONCE_SIZE], sealed[1 + NONCE_SIZE :], self._aad(aad)
-            )
-        except InvalidTag:
-            raise EnvelopeTampered("sealed secret does not authenticate") from None
+        return _aead.open_sealed(self._key, sealed, self._aad(aad), "sealed secret")

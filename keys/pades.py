@@ -84,8 +84,9 @@ def validation_context(keystore: KeyStore) -> ValidationContext:
     (no fetching; revocation soft-fail since the CA publishes no CRL), judging certificate
     validity at the key store's clock, the one that issued them (not the wall clock)."""
     ca = _asn1_certificate(keystore.ca_certificate().public_bytes(serialization.Encoding.DER))
-    return ValidationContext(trust_roots=[ca], allow_fetching=False, revocation_mode="soft-fail",
-                             moment=keystore.now())
+    return ValidationContext(
+        trust_roots=[ca], allow_fetching=False, revocation_mode="soft-fail", moment=keystore.now()
+    )
 
 
 @dataclass(frozen=True)

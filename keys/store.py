@@ -26,15 +26,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mlkem, x25519
 from cryptography.hazmat.primitives.hpke import (
     MLKEM768X25519PrivateKey,
     MLKEM768X25519PublicKey,
 )
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from . import certificates
+from . import _aead, certificates
 from .epochs import EpochKeyStore, check_epoch
 from .errors import (
     EnvelopeTampered,
@@ -378,12 +377,7 @@ class KeyStore:
         """An HKDF sub-key of the epoch key, one per use (``label``)."""
         check_epoch(epoch)
         epoch_key = self.epochs.key(epoch, create=create)
-        return HKDF(
-            algorithm=hashes.SHA256(),
-            length=32,
-            salt=None,
-            info=b"liaison/v1/epoch/" + label + b"/" + epoch.encode("ascii"),
-        ).derive(epoch_key)
+        return _aead.derive(epoch_key, b"liaison/v1/epoch/" + label + b"/" + epoch.encode("ascii"))
 
     # -- public views ---------------------------------------------------------
 

@@ -31,8 +31,9 @@ FIELD_NAMES = (
 
 _TRUE = frozenset({"y", "yes", "on", "1", "true", "oui"})
 _FALSE = frozenset({"", "n", "no", "off", "0", "false", "non"})
-# Letters (any script) and their combining marks, spaces, hyphens, apostrophes and the dot of
-# an abbreviated first name; nothing else appears in a name on a French civil-status record.
+# Letters (any script) and their combining marks, spaces, hyphens and dashes (category Pd),
+# apostrophes and the dot of an abbreviated first name; nothing else appears in a name on a
+# French civil-status record.
 _NAME_PUNCTUATION = frozenset(" -'\u2019.")
 _FT = re.compile(rf"[A-Z0-9]{{{FT_MIN},{FT_MAX}}}")
 # 0 followed by nine digits, the first of them 1-9; written with or without separators.
@@ -169,7 +170,8 @@ def name_error(value: object, *, required: bool, max_length: int) -> tuple[str |
         return None, REQUIRED if required else None
     if len(text) > max_length:
         return None, f"{max_length} caractères au plus (ce texte en compte {len(text)})."
-    if not all(c.isalpha() or unicodedata.combining(c) or c in _NAME_PUNCTUATION for c in text):
+    if not all(c.isalpha() or unicodedata.combining(c) or c in _NAME_PUNCTUATION
+               or unicodedata.category(c) == "Pd" for c in text):
         return None, NAME_CHARACTERS
     if not any(c.isalpha() for c in text):
         return None, "Saisissez au moins une lettre."

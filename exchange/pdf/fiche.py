@@ -217,7 +217,7 @@ class _FicheCanvas(Canvas):
     def add_outline(self, title: str, level: int, top: float) -> None:
         self._outline_pending.append((title, level, top))
 
-    def showPage(self) -> None:  # noqa: N802 - reportlab's name
+    def showPage(self) -> None:  # reportlab's camelCase hook
         self._pages.append(dict(self.__dict__))
         self._outline_pending = []
         self._startPage()
@@ -254,7 +254,7 @@ class _FicheCanvas(Canvas):
 
 
 class _FicheDocTemplate(BaseDocTemplate):
-    def afterFlowable(self, flowable: Flowable) -> None:  # noqa: N802 - reportlab's name
+    def afterFlowable(self, flowable: Flowable) -> None:  # reportlab's camelCase hook
         if isinstance(flowable, _Heading):
             # The frame's _y is the bottom of what was just drawn; aim the bookmark at its top.
             top = self.frame._y + flowable.height + flowable.getSpaceAfter()
@@ -337,10 +337,12 @@ def _person(person: PersonBlock, styles: _Styles) -> list[Flowable]:
 
 def _consent(doc: FicheDocument, styles: _Styles) -> list[Flowable]:
     consent = doc.consent
+    nbsp = "\u00a0"  # French guillemets hold their content with no-break spaces
     statement = (
         "La personne a été informée de la transmission de ses données à caractère personnel "
-        f"et y a consenti pour la finalité «\u00a0{consent.purpose.strip()}\u00a0», à destination de "
-        f"{doc.recipient_institution.strip()} ({doc.recipient_unit.strip()})."
+        f"et y a consenti pour la finalité «{nbsp}{consent.purpose.strip()}{nbsp}», "
+        f"à destination de {doc.recipient_institution.strip()} "
+        f"({doc.recipient_unit.strip()})."
     )
     rows = [
         ("Version de la notice d'information", consent.notice_version),

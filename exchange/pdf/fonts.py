@@ -3,20 +3,24 @@
 Why Vera rather than the standard Helvetica or a system font:
 
 - Helvetica is one of the PDF base-14 fonts: not embedded, WinAnsi-encoded. WinAnsi has the
-  French letters and signs (é, œ, Œ, Ÿ, ’, « », –, €), but nothing of Latin Extended-A beyond
-  œ/Œ/Š/Ž/Ÿ, so a name such as « Łukasz Şahin » would lose letters.
+  French letters and signs (é, œ, Œ, Ÿ, ’, « », –, €), but of Latin Extended-A only œ/Œ, Š/š,
+  Ž/ž and Ÿ, so a name such as « Łukasz Şahin » would lose letters.
 - Vera is a TrueType font that reportlab embeds as a subset, so every viewer shows the same
-  glyphs. Its 283 characters are WinAnsi plus most of Latin Extended-A (Ł, ł, ş, ğ, ő, č…),
-  all four styles ship in ``reportlab/fonts`` with the dependency we already pin (no system
-  font, so the same input gives the same bytes on every machine), and its licence allows
-  embedding.
-- DejaVu (Debian ``fonts-dejavu-core``) covers far more scripts but would make the PDF depend on
-  what the host has installed.
+  glyphs. Its 283 characters are WinAnsi plus part of Latin Extended-A (Ł ł Ş ş Ğ ğ İ ı Č č
+  Ć ć Đ đ Ď ď), all four styles ship in ``reportlab/fonts`` with the dependency we already pin
+  (no system font, so the same input gives the same bytes on every machine), and its licence
+  allows embedding. It lacks the rest of Latin Extended-A (Polish ą ę ń ś ź ż, Czech ř ů,
+  Hungarian ő ű, Romanian ș ț) and every non-Latin script.
+- DejaVu Sans (Debian ``fonts-dejavu-core``) covers all of that, but read from the host it would
+  make the PDF depend on what is installed there. Vendoring its TTFs next to this module (about
+  2.7 MB for four styles, permissive licence) and pointing ``_FILES`` at them is the way to full
+  coverage.
 
 Characters Vera lacks go through :func:`printable`: typographic spaces become no-break spaces,
-compatibility forms are decomposed (``ﬁ`` → ``fi``), a letter whose accent is missing keeps its
-base letter (``ț`` → ``t``), and anything else becomes ``?``. :func:`unprintable` lists those
-characters so that a form can warn before signing.
+compatibility forms are decomposed (``№`` → ``No``), a letter whose accent is missing loses its
+accents from the last until it can be shown (``ễ`` → ``ê``, ``ư`` → ``u``; ``ș`` becomes the
+customary ``ş``), and anything else (Cyrillic, Arabic…) becomes ``?``. :func:`unprintable` lists
+those characters so that a form can warn before signing.
 """
 
 from __future__ import annotations
@@ -78,14 +82,21 @@ def _substitute(ch: str) -> str:
         return ""  # controls, format characters, surrogates: nothing to print
     if _covered(ch):
         return ch
-    for candidate in (
-        _LOOKALIKES.get(ch, ""),
-        unicodedata.normalize("NFKC", ch),
-        "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)),
-    ):
+    candidates = (_LOOKALIKES.get(ch, ""), unicodedata.normalize("NFKC", ch), *_fewer_marks(ch))
+    for candidate in candidates:
         if candidate and _covered(candidate):
             return candidate
     return "?"
+
+
+def _fewer_marks(ch: str) -> list[str]:
+    """``ch`` with its accents dropped one at a time from the last: ``ễ`` gives ``ê`` then
+    ``e``."""
+    decomposed = unicodedata.normalize("NFKD", ch)
+    base = "".join(c for c in decomposed if not unicodedata.combining(c))
+    marks = [c for c in decomposed if unicodedata.combining(c)]
+    kept = range(len(marks) - 1, -1, -1)
+    return [unicodedata.normalize("NFC", base + "".join(marks[:n])) for n in kept]
 
 
 def printable(text: str) -> str:

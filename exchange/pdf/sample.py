@@ -9,7 +9,7 @@ from .fiche import AttachmentLine, ConsentStatement, FicheDocument, PersonBlock
 from .french import long_date
 
 _MOTIVE = (
-    "Mme Lefèvre-Nguyễn a été reçue à trois reprises à la Maison des solidarités depuis la "
+    "Mme Lefèvre-Morin a été reçue à trois reprises à la Maison des solidarités depuis la "
     "fin de son contrat à durée déterminée dans la restauration collective. Elle souhaite "
     "reprendre une activité salariée rapidement, mais plusieurs difficultés se cumulent : "
     "un logement devenu trop onéreux depuis la séparation, l’absence de solution de garde "
@@ -53,9 +53,9 @@ def sample_fiche(*, signed_on: date = date(2026, 11, 23)) -> FicheDocument:
         created_on=long_date(date(2026, 11, 19)),
         signed_on=long_date(signed_on),
         person=PersonBlock(
-            last_name="Lefèvre-Nguyễn",
-            birth_name="Nguyễn",
-            first_names="Anaïs, Thi Hương",
+            last_name="Lefèvre-Morin",
+            birth_name="Morin",
+            first_names="Anaïs, Zoé",
             birth_date=long_date(date(1989, 3, 1)),
             france_travail_id="4127803M",
             address="12, rue de l’Œuvre-Saint-Jacques\nRésidence « Les Acacias », bât. C\n"

@@ -187,19 +187,20 @@ def _problems(report: SignatureReport, last: bool, fingerprints: set[str] | None
 
 
 def validate_fiche_pdf(
-    keystore: KeyStore, pdf: bytes, *, signer: str | None = None
+    keystore: KeyStore, pdf: bytes, *, expected_owner: str | None = None
 ) -> ValidationSummary:
     """Validate every signature of ``pdf`` against the platform CA (offline, through
     :func:`keys.pades.validation_context`). Never raises for a bad or damaged file: what is
-    wrong is in ``problems``. With ``signer`` (an institution id), every signature must also
-    have been made with one of that institution's PDF-signing keys, current or older."""
+    wrong is in ``problems``. With ``expected_owner`` (an institution id), every signature must
+    also have been made with one of that institution's PDF-signing keys, current or older: the
+    platform CA certifies every institution, so trust alone does not say which one signed."""
     context = pades.validation_context(keystore)
     fingerprints = None
-    if signer is not None:
+    if expected_owner is not None:
         fingerprints = {
             row["fingerprint"]
             for row in keystore.status()
-            if row["owner"] == signer and row["purpose"] == PDF_SIGNING
+            if row["owner"] == expected_owner and row["purpose"] == PDF_SIGNING
         }
     try:
         reader = PdfFileReader(BytesIO(pdf), strict=False)

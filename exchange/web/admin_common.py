@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from flask import abort, render_template, request
+from flask import abort, flash, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exchange.web.forms_admin import AdminForm
+from exchange.web.helpers import record
 
 Row = TypeVar("Row")
 FormT = TypeVar("FormT", bound=AdminForm)
@@ -44,3 +45,13 @@ def apply_changes(row: object, values: dict[str, Any]) -> bool:
             setattr(row, name, value)
             changed = True
     return changed
+
+
+def save_changes(session: Session, row: Any, values: dict[str, Any], action: str, done: str, *,
+                 changed: bool = False) -> None:
+    """Apply an edit form; one audit event when something changed (`changed`: already did)."""
+    if apply_changes(row, values) or changed:
+        record(session, action, object_type=action.split(".")[0], object_id=row.public_id)
+        flash(done, "success")
+    else:
+        flash("Aucune modification à enregistrer.", "info")

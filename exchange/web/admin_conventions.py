@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from exchange.models.org import Convention, ConventionAmendment, Institution
-from exchange.web.admin_common import apply_changes, one, page, prefilled
+from exchange.web.admin_common import one, page, prefilled, save_changes
 from exchange.web.forms_admin import BLANK_CHOICE, AmendmentForm, ConventionForm, refuse
 from exchange.web.helpers import record, services, unit_of_work
 
@@ -86,12 +86,8 @@ def convention_edit(pid: str) -> Response | tuple[str, int]:
                 refuse(form.start_date, "La date de début ne peut être postérieure à la date de "
                                         f"fin fixée par un avenant ({_fr(earliest)}).")
             else:
-                if apply_changes(row, _values(form, parties)):
-                    record(s, "convention.updated", object_type="convention",
-                           object_id=row.public_id)
-                    flash("Convention modifiée.", "success")
-                else:
-                    flash("Aucune modification à enregistrer.", "info")
+                save_changes(s, row, _values(form, parties), "convention.updated",
+                             "Convention modifiée.")
                 return redirect(url_for("admin.convention", pid=row.public_id))
         return page("admin/convention_form.html", form, convention=row)
 

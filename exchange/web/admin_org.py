@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from exchange.keysetup import ensure_institution_keys
 from exchange.models.accounts import User
 from exchange.models.org import Convention, Institution, Unit
-from exchange.web.admin_common import apply_changes, one, page, prefilled
+from exchange.web.admin_common import one, page, prefilled, save_changes
 from exchange.web.forms_admin import InstitutionForm, UnitForm, refuse
 from exchange.web.helpers import record, services, unit_of_work
 from keys.errors import KeyNotFound
@@ -109,12 +109,8 @@ def institution_edit(pid: str) -> Response | tuple[str, int]:
             if _name_taken(s, form.name.data, but=inst.id):
                 refuse(form.name, NAME_TAKEN)
             else:
-                if apply_changes(inst, _institution_values(form)):
-                    record(s, "institution.updated", object_type="institution",
-                           object_id=inst.public_id)
-                    flash("Institution modifiée.", "success")
-                else:
-                    flash("Aucune modification à enregistrer.", "info")
+                save_changes(s, inst, _institution_values(form), "institution.updated",
+                             "Institution modifiée.")
                 return redirect(url_for("admin.institution", pid=inst.public_id))
         return page("admin/institution_form.html", form, institution=inst)
 
@@ -157,10 +153,6 @@ def unit_edit(pid: str) -> Response | tuple[str, int]:
             if _unit_name_taken(s, unit.institution_id, form.name.data, but=unit.id):
                 refuse(form.name, UNIT_NAME_TAKEN)
             else:
-                if apply_changes(unit, _unit_values(form)):
-                    record(s, "unit.updated", object_type="unit", object_id=unit.public_id)
-                    flash("Structure modifiée.", "success")
-                else:
-                    flash("Aucune modification à enregistrer.", "info")
+                save_changes(s, unit, _unit_values(form), "unit.updated", "Structure modifiée.")
                 return redirect(url_for("admin.institution", pid=unit.institution.public_id))
         return page("admin/unit_form.html", form, institution=unit.institution, unit=unit)

@@ -15,7 +15,7 @@ from exchange.models.accounts import RecoveryCode, User, UserRole
 from exchange.models.org import Institution, Unit
 from exchange.security.passwords import policy_problem
 from exchange.security.sessions import revoke_user_sessions
-from exchange.web.admin_common import apply_changes, one, page, prefilled
+from exchange.web.admin_common import one, page, prefilled, save_changes
 from exchange.web.forms_admin import (
     BLANK_CHOICE,
     ConfirmForm,
@@ -114,14 +114,10 @@ def user_edit(pid: str) -> Response | tuple[str, int]:
                 refuse(form.roles, "Vous ne pouvez pas retirer votre propre rôle "
                                    "d'administrateur.")
             else:
-                changed = apply_changes(row, {
+                save_changes(s, row, {
                     "display_name": form.display_name.data, "email": form.email.data,
-                    "unit_id": units[form.unit.data].id})
-                if _set_roles(row, roles) or changed:
-                    record(s, "user.updated", object_type="user", object_id=row.public_id)
-                    flash("Compte modifié.", "success")
-                else:
-                    flash("Aucune modification à enregistrer.", "info")
+                    "unit_id": units[form.unit.data].id}, "user.updated", "Compte modifié.",
+                    changed=_set_roles(row, roles))
                 return redirect(url_for("admin.user", pid=row.public_id))
         return page("admin/user_form.html", form, user=row)
 
@@ -139,31 +135,29 @@ def _confirmed_other(s: Session, pid: str) -> User | Response:
 
 
 def user_disable(pid: str) -> Response:
-    with unit_of_work() as s:
-        row = _confirmed_other(s, pid)
-        if isinstance(row, Response):
-            return row
-        if row.active:
-            row.active = False
-            revoke_user_sessions(s, row.id, services().clock.now())
-            record(s, "user.disabled", object_type="user", object_id=row.public_id)
-            flash("Compte désactivé : ses sessions ouvertes ont été fermées.", "success")
-        else:
-            flash("Ce compte est déjà désactivé.", "info")
-        return redirect(url_for("admin.user", pid=row.public_id))
+    return _set_active(pid, False)
 
 
 def user_enable(pid: str) -> Response:
+    return _set_active(pid, True)
+
+
+def _set_active(pid: str, active: bool) -> Response:
     with unit_of_work() as s:
         row = _confirmed_other(s, pid)
         if isinstance(row, Response):
             return row
-        if not row.active:
+        if row.active == active:
+            flash("Ce compte est déjà " + ("actif." if active else "désactivé."), "info")
+        elif active:
             row.active = True
             record(s, "user.enabled", object_type="user", object_id=row.public_id)
             flash("Compte réactivé.", "success")
         else:
-            flash("Ce compte est déjà actif.", "info")
+            row.active = False
+            revoke_user_sessions(s, row.id, services().clock.now())
+            record(s, "user.disabled", object_type="user", object_id=row.public_id)
+            flash("Compte désactivé : ses sessions ouvertes ont été fermées.", "success")
         return redirect(url_for("admin.user", pid=row.public_id))
 
 

@@ -6,10 +6,13 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from exchange.web import admin, auth, home, roles
+    from exchange.web import accompaniments, admin, auth, fiches, home, persons, roles
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(persons.bp)
+    app.register_blueprint(fiches.bp)
+    app.register_blueprint(accompaniments.bp)
     for blueprint in roles.blueprints():
         app.register_blueprint(blueprint)

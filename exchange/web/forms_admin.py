@@ -100,7 +100,8 @@ class InstitutionForm(AdminForm):
     name = StringField("Nom", filters=[_strip], validators=[
         DataRequired("Saisissez le nom de l'institution."),
         Length(max=200, message="200 caractères au plus.")])
-    siret = StringField("Numéro SIRET", filters=[lambda v: siret.normalise(v) if v else v])
+    siret = StringField("Numéro SIRET", filters=[lambda v: siret.normalise(v) if v else v],
+                        render_kw={"inputmode": "numeric", "autocomplete": "off"})
     dpo_name = StringField("Délégué à la protection des données : nom ou fonction",
                            filters=[_strip], validators=[
                                DataRequired("Saisissez le nom ou la fonction du délégué."),

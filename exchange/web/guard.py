@@ -25,6 +25,9 @@ BLUEPRINT_ROLES: dict[str, frozenset[str]] = {
     "manager": frozenset({"unit_manager"}),
     "coordinator": frozenset({"coordinator"}),
     "dpo": frozenset({"dpo"}),
+    "persons": frozenset({"social_worker", "advisor", "unit_manager"}),
+    "fiches": frozenset({"social_worker", "advisor", "unit_manager"}),
+    "accompaniments": frozenset({"social_worker", "advisor", "unit_manager"}),
 }
 
 

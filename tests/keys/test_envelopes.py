@@ -524,3 +524,40 @@ def test_envelope_from_another_platform_is_rejected(
     elsewhere = make_keystore(MasterKey.create(tmp_path / "m2.key"), tmp_path / "e2", key_clock)
     with pytest.raises(EnvelopeTampered):
         Envelopes(elsewhere).open(sample, "inst-a")
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_arbitrary_corruption_raises_only_narrow_errors(
+    envelopes: Envelopes, sample: Envelope, data: st.DataObject
+) -> None:
+    original = sample.to_bytes()
+    changed = bytearray(original)
+    for _ in range(data.draw(st.integers(1, 4))):
+        position = data.draw(st.integers(0, len(changed) - 1))
+        action = data.draw(st.sampled_from(["set", "insert", "delete"]))
+        if action == "set":
+            changed[position] = data.draw(st.integers(0, 255))
+        elif action == "insert":
+            changed.insert(position, data.draw(st.integers(0, 255)))
+        elif len(changed) > 1:
+            del changed[position]
+    if bytes(changed) == original:
+        return
+    try:
+        parsed = Envelope.from_bytes(bytes(changed))
+    except EnvelopeTampered:
+        return
+    for reader in READERS:
+        try:
+            opened = envelopes.open(parsed, reader)
+        except (EnvelopeTampered, NotAReader):
+            continue
+        # only possible when the change touched the other reader's wrap
+        assert opened == CONTENT
+        assert parsed.header == sample.header and parsed.ciphertext == sample.ciphertext

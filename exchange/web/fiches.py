@@ -1,0 +1,563 @@
+"""The fiches de liaison: a new fiche for a person, the draft's form and attachments, the signed
+fiche and its transitions, the unit's inbox and outgoing fiches, downloads.
+
+Each view runs one unit of work and calls the use cases of ``exchange.fiches``, which check the
+transition, seal, sign and write the audit event. The views map what they raise: an object the
+user may not see is a 404 (``NotVisible``); a refusal (``DomainError``) is rolled back, recorded
+as ``fiche.refused`` and shown in French; a tampered fiche (``FicheTampered``, already recorded
+by the use case) is committed and answered 409 with the TAMPERED message, never shown.
+
+Lists carry no personal data: the person's name appears only on the fiche's page, from the
+decrypted content, whose opening is audited (``fiche.opened`` / ``fiche.viewed``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import object_session
+from werkzeug.wrappers import Response as BaseResponse
+
+from exchange import uploads
+from exchange.domain import accompaniment as accompaniment_rules
+from exchange.domain import fiches as rules
+from exchange.domain.errors import DomainError, ValidationFailed
+from exchange.domain.fiches import Transition
+from exchange.domain.fields import parse_choice
+from exchange.domain.vocabulary import (
+    ConsentMethod,
+    FicheKind,
+    FicheState,
+    SocialBarrier,
+)
+from exchange.fiches import decisions, drafts, reading, sending, signing
+from exchange.fiches.common import TAMPERED, Context, FicheError, FicheTampered
+from exchange.models.accounts import User
+from exchange.models.fiches import Accompaniment, Fiche
+from exchange.models.people import Person
+from exchange.policy import (
+    NotVisible,
+    accompaniment_query,
+    fiche_query,
+    is_recipient,
+    is_sender,
+    visible_fiche,
+    visible_person,
+)
+from exchange.web.fiche_forms import (
+    FORMAT,
+    PUBLIC_ID,
+    acting,
+    content_fields,
+    flash_errors,
+    posted_content,
+    public_id,
+    reference,
+    refuse,
+)
+from exchange.web.helpers import services, unit_of_work
+from keys.errors import KeysError
+
+bp = Blueprint("fiches", __name__, url_prefix="/fiches")
+
+SEE_OTHER = 303
+# What uploads.safe_name gives; a stored name that does not look like one is not sent back.
+SAFE_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
+ROLES = ("social_worker", "advisor", "unit_manager")
+
+
+# -- shared pieces ------------------------------------------------------------------------------
+
+
+def _fiche(ctx: Context, pid: str) -> Fiche:
+    try:
+        return visible_fiche(ctx.session, ctx.user, public_id(pid))
+    except NotVisible:
+        abort(404)
+
+
+def _person(ctx: Context, pid: str) -> Person:
+    try:
+        return visible_person(ctx.session, ctx.user, public_id(pid))
+    except NotVisible:
+        abort(404)
+
+
+def _to_fiche(pid: str, anchor: str | None = None) -> BaseResponse:
+    return redirect(url_for(".show", pid=pid, _anchor=anchor), SEE_OTHER)
+
+
+def _to_draft(pid: str, anchor: str | None = None) -> BaseResponse:
+    return redirect(url_for(".edit", pid=pid, _anchor=anchor), SEE_OTHER)
+
+
+def person_url(pid: str) -> str:
+    """The person's page, where the persons blueprint shows (and audits) the identity."""
+    return url_for("persons.show", pid=pid)
+
+
+def attempt(ctx: Context, pid: str, call: Callable[[], object]) -> bool:
+    """Run one use case; True when it went through. A refusal is rolled back, recorded and
+    flashed; a tampered fiche (recorded by the use case, or found here when a sealed part
+    does not open) is recorded and committed."""
+    try:
+        call()
+    except FicheTampered as exc:
+        flash(exc.message, "error")
+        return False
+    except ValidationFailed as exc:
+        refuse(ctx, None, action="fiche.refused", object_type="fiche", object_id=pid)
+        flash_errors(exc)
+        return False
+    except DomainError as exc:
+        refuse(ctx, exc.message, action="fiche.refused", object_type="fiche", object_id=pid)
+        return False
+    except KeysError:
+        ctx.session.rollback()
+        ctx.record("fiche.tampered", object_id=pid, outcome="failure")
+        flash(TAMPERED, "error")
+        return False
+    return True
+
+
+def _unavailable(fiche: Fiche, message: str, status: int) -> tuple[str, int]:
+    return render_template("fiches/unavailable.html", fiche=fiche, message=message,
+                           tampered=status == 409, **FORMAT), status
+
+
+def _actions(ctx: Context, fiche: Fiche) -> set[str]:
+    """The buttons the page offers: what the state allows, for this user's side and role."""
+    available = rules.available_transitions(
+        FicheState(fiche.state), kind=FicheKind(fiche.kind),
+        requires_countersign=signing.requires_countersign(fiche))
+    names: set[str] = set()
+    if is_sender(ctx.user, fiche):
+        if Transition.COUNTERSIGN in available and ctx.user.has_role("unit_manager"):
+            names.add(Transition.COUNTERSIGN.value)
+        names |= {t.value for t in (Transition.SEND, Transition.RECALL, Transition.CANCEL)
+                  if t in available}
+    if is_recipient(ctx.user, fiche):
+        names |= {t.value for t in (Transition.ACKNOWLEDGE, Transition.ACCEPT,
+                                    Transition.DECLINE) if t in available}
+    return names
+
+
+# -- lists --------------------------------------------------------------------------------------
+
+
+@bp.route("/recues")
+def received() -> str:
+    with acting() as ctx:
+        return render_template("fiches/received.html", fiches=reading.received(ctx), **FORMAT)
+
+
+@bp.route("/envoyees")
+def outgoing() -> str:
+    with acting() as ctx:
+        rows = reading.outgoing(ctx)
+        awaiting = {f.id for f in rows if f.state == FicheState.SIGNED.value
+                    and signing.requires_countersign(f)}
+        return render_template("fiches/outgoing.html", fiches=rows, awaiting=awaiting, **FORMAT)
+
+
+# -- a new fiche --------------------------------------------------------------------------------
+
+
+@bp.route("/nouvelle/<pid>", methods=["GET", "POST"])
+def new(pid: str) -> str | tuple[str, int] | BaseResponse:
+    with acting() as ctx:
+        person = _person(ctx, pid)
+        destinations = drafts.destinations(ctx)
+        kinds = [k for k in FicheKind if any(k in d.kinds for d in destinations)]
+        followed = list(ctx.session.scalars(accompaniment_query(ctx.user).where(
+            Accompaniment.person_id == person.id, Accompaniment.exit_date.is_(None))
+            .order_by(Accompaniment.proposal_date.desc())))
+        chosen = {"kind": "", "unit": "", "accompaniment": ""}
+        errors: dict[str, str] = {}
+        status = 200
+        if request.method == "POST":
+            chosen = {name: request.form.get(name, "").strip() for name in chosen}
+            kind = parse_choice(FicheKind, chosen["kind"])
+            if kind is None or kind not in kinds:
+                errors["kind"] = "Choisissez le type de fiche dans la liste."
+            if not PUBLIC_ID.match(chosen["unit"]):
+                errors["unit"] = "Choisissez la structure destinataire dans la liste."
+            accompaniment = next((a for a in followed
+                                  if a.public_id == chosen["accompaniment"]), None)
+            if kind is not None and kind.orientation_axis is None and accompaniment is None:
+                errors["accompaniment"] = ("Un bilan ou un retour se rattache à un "
+                                           "accompagnement en cours : choisissez-le.")
+            if not errors:
+                assert kind is not None
+                try:
+                    fiche = drafts.start_draft(
+                        ctx, person, kind, chosen["unit"],
+                        accompaniment if kind.orientation_axis is None else None)
+                except DomainError as exc:
+                    refuse(ctx, exc.message, action="fiche.refused", object_type="person",
+                           object_id=person.public_id)
+                    return new_page(ctx, pid, chosen, errors, 409)
+                flash("Le brouillon est créé : complétez la fiche, enregistrez-la, puis "
+                      "signez-la.", "success")
+                return _to_draft(fiche.public_id)
+            status = 422
+        return new_page(ctx, pid, chosen, errors, status,
+                        person=person, destinations=destinations, kinds=kinds,
+                        followed=followed)
+
+
+def new_page(ctx: Context, pid: str, chosen: dict[str, str], errors: dict[str, str],
+             status: int, **loaded: Any) -> tuple[str, int]:
+    if not loaded:  # after a rollback: load again what the page shows
+        person = _person(ctx, pid)
+        destinations = drafts.destinations(ctx)
+        loaded = {
+            "person": person, "destinations": destinations,
+            "kinds": [k for k in FicheKind if any(k in d.kinds for d in destinations)],
+            "followed": list(ctx.session.scalars(accompaniment_query(ctx.user).where(
+                Accompaniment.person_id == person.id, Accompaniment.exit_date.is_(None)))),
+        }
+    return render_template("fiches/new.html", chosen=chosen, errors=errors,
+                           person_url=person_url(pid), **loaded, **FORMAT), status
+
+
+# -- the draft ----------------------------------------------------------------------------------
+
+
+def _edit_page(ctx: Context, fiche: Fiche, values: dict[str, Any], errors: dict[str, str],
+               status: int = 200) -> tuple[str, int]:
+    kind = FicheKind(fiche.kind)
+    draft = drafts.read_draft(ctx, fiche)
+    documents = drafts.attachment_documents(ctx, fiche)
+    consent = signing.current_consent(ctx, fiche)
+    return render_template(
+        "fiches/edit.html", fiche=fiche, kind=kind,
+        fields=content_fields(kind, values, errors),
+        attachments=list(zip(documents, draft.get("attachments", []), strict=False)),
+        consent=consent, consent_method=ConsentMethod(consent.method).label if consent else "",
+        countersign=signing.requires_countersign(fiche),
+        max_attachments=drafts.MAX_ATTACHMENTS,
+        max_size=uploads.size_fr(services().settings.max_attachment_bytes),
+        person_url=person_url(fiche.person.public_id), **FORMAT), status
+
+
+def _draft_of_sender(ctx: Context, pid: str) -> Fiche:
+    fiche = _fiche(ctx, pid)
+    if not is_sender(ctx.user, fiche):
+        abort(403)
+    return fiche
+
+
+@bp.route("/<pid>/brouillon", methods=["GET"])
+def edit(pid: str) -> tuple[str, int] | BaseResponse:
+    with acting() as ctx:
+        fiche = _fiche(ctx, pid)
+        if fiche.state != FicheState.DRAFT.value or not is_sender(ctx.user, fiche):
+            return _to_fiche(pid)
+        try:
+            values = drafts.read_draft(ctx, fiche)["fields"]
+        except KeysError:
+            ctx.record("fiche.tampered", fiche, outcome="failure")
+            return _unavailable(fiche, TAMPERED, 409)
+        # Reading a draft shows what was typed about the person: audited like any reading.
+        ctx.record("fiche.viewed", fiche, purpose="party")
+        return _edit_page(ctx, fiche, values, {})
+
+
+@bp.route("/<pid>/brouillon", methods=["POST"])
+def save(pid: str) -> tuple[str, int] | BaseResponse:
+    signing_now = request.form.get("action") == "sign"
+    with acting() as ctx:
+        fiche = _draft_of_sender(ctx, pid)
+        kind = FicheKind(fiche.kind)
+        values = posted_content(kind, request.form)
+        try:
+            drafts.save_draft(ctx, fiche, values)
+            if signing_now:
+                signing.sign(ctx, fiche)
+        except FicheTampered as exc:
+            return _unavailable(fiche, exc.message, 409)
+        except ValidationFailed as exc:
+            # Nothing is kept, not even the save: the page shows what was typed, to correct.
+            refuse(ctx, None, action="fiche.refused", object_type="fiche", object_id=pid)
+            return _edit_page(ctx, _fiche(ctx, pid), values, exc.errors, 422)
+        except DomainError as exc:
+            refuse(ctx, exc.message, action="fiche.refused", object_type="fiche",
+                   object_id=pid)
+            return _edit_page(ctx, _fiche(ctx, pid), values, {}, 409)
+        except KeysError:
+            ctx.session.rollback()
+            ctx.record("fiche.tampered", object_id=pid, outcome="failure")
+            return _unavailable(_fiche(ctx, pid), TAMPERED, 409)
+    if signing_now:
+        flash("La fiche est signée. Elle ne peut plus être modifiée.", "success")
+        return _to_fiche(pid)
+    flash("Le brouillon est enregistré.", "success")
+    return _to_draft(pid)
+
+
+@bp.route("/<pid>/pieces-jointes", methods=["POST"])
+def attach(pid: str) -> BaseResponse:
+    with acting() as ctx:
+        fiche = _draft_of_sender(ctx, pid)
+        upload = request.files.get("fichier")
+        if upload is None or not upload.filename:
+            flash("Choisissez le fichier à joindre (PDF, JPEG ou PNG).", "error")
+            return _to_draft(pid, "pieces-jointes")
+        try:
+            checked = uploads.check_file(
+                upload, max_bytes=services().settings.max_attachment_bytes)
+        except uploads.UploadRefused as exc:
+            refuse(ctx, exc.message, action="upload.refused", object_type="fiche", object_id=pid)
+            return _to_draft(pid, "pieces-jointes")
+        if attempt(ctx, pid, lambda: drafts.add_attachment(
+                ctx, fiche, checked.safe_name, checked.content_type, checked.data)):
+            flash("La pièce jointe est ajoutée.", "success")
+    return _to_draft(pid, "pieces-jointes")
+
+
+@bp.route("/<pid>/pieces-jointes/<doc>/retirer", methods=["POST"])
+def detach(pid: str, doc: str) -> BaseResponse:
+    with acting() as ctx:
+        fiche = _draft_of_sender(ctx, pid)
+        if attempt(ctx, pid, lambda: drafts.remove_attachment(ctx, fiche, public_id(doc))):
+            flash("La pièce jointe est retirée.", "success")
+    return _to_draft(pid, "pieces-jointes")
+
+
+# -- the signed fiche ---------------------------------------------------------------------------
+
+
+def _sections(kind: FicheKind, fields: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """(label, type, value to show) for each field of the form, in the form's order."""
+    shown = []
+    for f in rules.FORM_FIELDS[kind]:
+        value = fields.get(f.name)
+        if f.type == "barriers":
+            value = [FORMAT["barrier_label"](v) for v in value or []
+                     if parse_choice(SocialBarrier, v) is not None]
+        elif f.type == "exit_reason":
+            value = FORMAT["exit_label"](value) if value else ""
+        elif f.type == "date":
+            value = FORMAT["day_iso"](value) if value else ""
+        shown.append((f.label, f.type, value or ""))
+    return shown
+
+
+def _receipts(ctx: Context, fiche: Fiche, receipts: list[dict[str, Any]]) -> list[dict[str, str]]:
+    shown = []
+    for receipt in receipts:
+        user = ctx.session.scalar(select(User).where(
+            User.public_id == receipt.get("recipient_user")))
+        shown.append({
+            "institution": fiche.recipient_unit.institution.name,
+            "unit": fiche.recipient_unit.name,
+            "user": user.display_name if user else "—",
+            "when": FORMAT["when_iso"](receipt.get("time")),
+            "version": str(receipt.get("version", "")),
+        })
+    return shown
+
+
+@bp.route("/<pid>")
+def show(pid: str) -> tuple[str, int] | BaseResponse:
+    with acting() as ctx:
+        fiche = _fiche(ctx, pid)
+        if fiche.state == FicheState.DRAFT.value and is_sender(ctx.user, fiche):
+            return _to_draft(pid)
+        try:
+            opened = reading.open_fiche(ctx, fiche, "party")
+        except FicheTampered as exc:  # recorded by the use case: committed with this block
+            return _unavailable(fiche, exc.message, 409)
+        except FicheError as exc:
+            return _unavailable(fiche, exc.message, 200)
+        countersigner = None
+        if opened.manifest.get("countersigned_by"):
+            countersigner = ctx.session.scalar(select(User.display_name).where(
+                User.public_id == opened.manifest["countersigned_by"]))
+        accompaniment = (ctx.session.get(Accompaniment, fiche.accompaniment_id)
+                         if fiche.accompaniment_id else None)
+        consent = fiche.consent
+        return render_template(
+            "fiches/show.html", fiche=fiche, content=opened.content, manifest=opened.manifest,
+            sections=_sections(FicheKind(fiche.kind), opened.content.get("fields", {})),
+            attachments=opened.attachments, receipts=_receipts(ctx, fiche, opened.receipts),
+            note=opened.note, actions=_actions(ctx, fiche), sender=is_sender(ctx.user, fiche),
+            recipient=is_recipient(ctx.user, fiche), countersigner=countersigner,
+            requires_countersign=signing.requires_countersign(fiche),
+            accompaniment=accompaniment,
+            consent_withdrawn=consent.withdrawn_at if consent is not None else None,
+            consent_method=_consent_method(opened.content),
+            person_url=person_url(fiche.person.public_id), **FORMAT), 200
+
+
+def _consent_method(content: dict[str, Any]) -> str:
+    method = (content.get("consent") or {}).get("method")
+    try:
+        return ConsentMethod(method).label if method else ""
+    except ValueError:
+        return str(method)
+
+
+def _download(data: bytes, content_type: str, filename: str) -> Response:
+    response = Response(data, mimetype=content_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.route("/<pid>/pdf")
+def pdf(pid: str) -> Response | tuple[str, int] | BaseResponse:
+    with acting() as ctx:
+        fiche = _fiche(ctx, pid)
+        try:
+            data = reading.signed_pdf(ctx, fiche)
+        except FicheTampered as exc:
+            return _unavailable(fiche, exc.message, 409)
+        except DomainError as exc:
+            refuse(ctx, exc.message, action="fiche.refused", object_type="fiche", object_id=pid)
+            return _to_fiche(pid)
+    return _download(data, uploads.PDF, f"fiche-{reference(pid)}.pdf")
+
+
+@bp.route("/<pid>/pieces-jointes/<doc>")
+def attachment(pid: str, doc: str) -> Response | tuple[str, int] | BaseResponse:
+    with acting() as ctx:
+        fiche = _fiche(ctx, pid)
+        try:
+            entry, data = reading.attachment(ctx, fiche, public_id(doc))
+        except FicheTampered as exc:
+            return _unavailable(fiche, exc.message, 409)
+        except DomainError as exc:
+            refuse(ctx, exc.message, action="fiche.refused", object_type="fiche", object_id=pid)
+            return _to_fiche(pid)
+    content_type = entry.get("type") if entry.get("type") in uploads.ACCEPTED_TYPES else None
+    name = str(entry.get("name") or "")
+    if content_type is None:
+        content_type, name = "application/octet-stream", "piece-jointe"
+    elif not SAFE_NAME.fullmatch(name) or ".." in name:
+        name = f"piece-jointe{uploads.EXTENSIONS[content_type]}"
+    return _download(data, content_type, name)
+
+
+# -- transitions --------------------------------------------------------------------------------
+
+
+def _transition(pid: str, call: Callable[[Context, Fiche], object], done: str) -> BaseResponse:
+    with acting() as ctx:
+        fiche = _fiche(ctx, pid)
+        if attempt(ctx, pid, lambda: call(ctx, fiche)):
+            flash(done, "success")
+    return _to_fiche(pid)
+
+
+def _reason() -> tuple[str, str]:
+    return request.form.get("reason", ""), request.form.get("text", "")
+
+
+@bp.route("/<pid>/contresigner", methods=["POST"])
+def countersign(pid: str) -> BaseResponse:
+    return _transition(pid, signing.countersign,
+                       "La fiche est contresignée : elle peut être envoyée.")
+
+
+@bp.route("/<pid>/envoyer", methods=["POST"])
+def send(pid: str) -> BaseResponse:
+    return _transition(pid, lambda ctx, fiche: sending.send(ctx, fiche),
+                       "La fiche est envoyée à la structure destinataire.")
+
+
+@bp.route("/<pid>/rappeler", methods=["POST"])
+def recall(pid: str) -> BaseResponse:
+    reason, text = _reason()
+    return _transition(pid, lambda ctx, fiche: sending.recall(ctx, fiche, reason, text),
+                       "La fiche est retirée : le destinataire ne peut plus la consulter.")
+
+
+@bp.route("/<pid>/annuler", methods=["POST"])
+def cancel(pid: str) -> BaseResponse:
+    reason, text = _reason()
+    return _transition(pid, lambda ctx, fiche: sending.cancel(ctx, fiche, reason, text),
+                       "La fiche est annulée.")
+
+
+@bp.route("/<pid>/accuser-reception", methods=["POST"])
+def acknowledge(pid: str) -> BaseResponse:
+    return _transition(pid, decisions.acknowledge,
+                       "Réception accusée : l'expéditeur reçoit un accusé signé.")
+
+
+@bp.route("/<pid>/accepter", methods=["POST"])
+def accept(pid: str) -> BaseResponse:
+    return _transition(pid, decisions.accept,
+                       "L'orientation est acceptée : l'accompagnement est créé.")
+
+
+@bp.route("/<pid>/refuser", methods=["POST"])
+def decline(pid: str) -> BaseResponse:
+    reason, text = _reason()
+    return _transition(pid, lambda ctx, fiche: decisions.decline(ctx, fiche, reason, text),
+                       "L'orientation est refusée ; l'expéditeur en est informé.")
+
+
+# -- the role home pages' summary ---------------------------------------------------------------
+
+
+def unit_summary() -> dict[str, int] | None:
+    """Counts for the signed-in user's unit (no personal data): what waits in the inbox, the
+    drafts, what waits for a countersignature or for sending, the caseload and its alerts."""
+    if not current_user.is_authenticated or not current_user.has_role(*ROLES):
+        return None
+    today = services().clock.today()
+    unit = current_user.unit_id
+    with unit_of_work() as s:
+        def count(*where: Any) -> int:
+            rows = fiche_query(current_user).where(*where).subquery()
+            return int(s.scalar(select(func.count()).select_from(rows)) or 0)
+
+        signed = list(s.scalars(fiche_query(current_user).where(
+            Fiche.sender_unit_id == unit, Fiche.state == FicheState.SIGNED.value)))
+        caseload = list(s.scalars(accompaniment_query(current_user).where(
+            Accompaniment.exit_date.is_(None))))
+        return {
+            "new": count(Fiche.recipient_unit_id == unit, Fiche.state == "sent"),
+            "to_acknowledge": count(Fiche.recipient_unit_id == unit, Fiche.state == "read"),
+            "to_decide": count(Fiche.recipient_unit_id == unit, Fiche.state == "acknowledged",
+                               Fiche.kind.in_([k.value for k in FicheKind if k.is_orientation])),
+            "drafts": count(Fiche.sender_unit_id == unit, Fiche.state == "draft"),
+            "to_countersign": sum(1 for f in signed if signing.requires_countersign(f)),
+            "to_send": count(Fiche.sender_unit_id == unit, Fiche.state == "countersigned")
+            + sum(1 for f in signed if not signing.requires_countersign(f)),
+            "caseload": len(caseload),
+            "entry_overdue": sum(1 for a in caseload if accompaniment_rules.entry_overdue(
+                a.proposal_date, a.entry_date, today)),
+            "midterm_due": sum(1 for a in caseload if a.midterm_due is not None
+                               and a.midterm_done_on is None
+                               and (a.midterm_due - today).days <= 30),
+        }
+
+
+def person_fiches(person: Person) -> dict[str, Any]:
+    """The fiches and accompaniments of a person that the user's unit sees, for the person's
+    page (metadata only). Runs in the session that loaded ``person``: the persons view holds
+    its unit of work open while it renders, and a second one would wait on its lock."""
+    session = object_session(person)
+    if session is None or not current_user.has_role(*ROLES):
+        return {"fiches": [], "accompaniments": []}
+    return {
+        "fiches": list(session.scalars(fiche_query(current_user).where(
+            Fiche.person_id == person.id).order_by(Fiche.created_at.desc()))),
+        "accompaniments": list(session.scalars(accompaniment_query(current_user).where(
+            Accompaniment.person_id == person.id).order_by(Accompaniment.proposal_date.desc()))),
+    }
+
+
+@bp.app_context_processor
+def for_templates() -> dict[str, Any]:
+    return {"fiche_summary": unit_summary, "person_fiches": person_fiches,
+            "fiche_format": FORMAT}
