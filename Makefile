@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 DEMO   := LIAISON_MODE=demo
 
-.PHONY: run install install-dev system-packages test lint unit bench clean
+.PHONY: run install install-dev system-packages test test-postgres lint unit bench clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ unit: install-dev system-packages
 	$(BIN)/python -m pytest -q
 
 test: lint unit
+
+# The whole suite again, against a throwaway PostgreSQL cluster on a local socket.
+test-postgres: install-dev system-packages
+	bash scripts/with-postgres.sh $(BIN)/python -m pytest -q
 
 bench: install-dev
 	$(BIN)/python bench/run.py

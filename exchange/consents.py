@@ -309,8 +309,9 @@ def consents_of(ctx: Context, person: Person) -> list[ConsentLine]:
         return []
     institutions = {i.id: i for i in ctx.session.scalars(select(Institution).where(
         Institution.id.in_({c.recipient_institution_id for c in consents})))}
-    users = dict(ctx.session.execute(select(User.id, User.display_name).where(
-        User.id.in_({c.collected_by_user_id for c in consents}))).tuples().all())
+    users = {user_id: name for user_id, name in ctx.session.execute(
+        select(User.id, User.display_name).where(
+            User.id.in_({c.collected_by_user_id for c in consents})))}
     forms = _forms_of(ctx, [c.id for c in consents])
     return [ConsentLine(
         consent=c, recipient=institutions[c.recipient_institution_id],

@@ -2,13 +2,15 @@
 must not overlap across instances protect themselves (claims, database locks).
 
 Jobs: deliver queued notifications (every minute); purge ended sessions and old login failures
-(every hour).
+(every hour); run the retention sweep when due (`retention.schedule`); sign a checkpoint of the
+audit chain when it grew (every hour); purge the audit events past the log retention (every
+day). The audit jobs lock the chain's head, so across instances the second finds nothing to do.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -41,12 +43,43 @@ def purge_sessions(svc: Services) -> None:
         log.info("sessions: %d ended sessions removed", removed)
 
 
+def retention_sweep(svc: Services) -> None:
+    from retention.schedule import scheduled_sweep
+
+    result = scheduled_sweep(svc, svc.clock.now(), svc.settings.retention_hour)
+    if result is not None:
+        log.info("retention: %s", result.describe().splitlines()[0])
+
+
+def checkpoint_audit(svc: Services) -> None:
+    from exchange.audit_checkpoints import checkpoint_if_grown
+
+    with svc.db.unit_of_work() as session:
+        row = checkpoint_if_grown(svc, session)
+        seq = None if row is None else row.seq
+    if seq is not None:
+        log.info("audit: checkpoint signed at event %d", seq)
+
+
+def prune_audit(svc: Services) -> None:
+    from exchange.audit_prune import prune_all
+
+    for report in prune_all(svc):
+        if report.deleted or not report.ok:
+            log.info("audit purge: %d events deleted up to %s (%s)", report.deleted,
+                     report.cut, "ok" if report.ok else "refused")
+
+
 def start(svc: Services) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={
         "coalesce": True, "max_instances": 1, "misfire_grace_time": 300})
     jobs: list[tuple[Any, dict[str, Any], str]] = [
         (deliver_notifications, {"seconds": 60}, "deliver-notifications"),
         (purge_sessions, {"hours": 1}, "purge-sessions"),
+        (checkpoint_audit, {"hours": 1}, "checkpoint-audit"),
+        (prune_audit, {"hours": 24}, "prune-audit"),
+        # Ticks every 10 minutes, the first one right after start; runs the sweep when due.
+        (retention_sweep, {"minutes": 10, "next_run_time": datetime.now(UTC)}, "retention-sweep"),
     ]
     for function, interval, name in jobs:
         scheduler.add_job(_guarded(function, svc, name), "interval", id=name, **interval)

@@ -55,6 +55,9 @@ class Settings:
     max_attachment_bytes: int = 10 * 1024 * 1024
     max_payload_bytes: int = 20 * 1024 * 1024
     audit_retention_days: int = 365
+    stats_mask_threshold: int = 5
+    retention_hour: int = 2
+    retention_notice_days: int = 30
     proxy_count: int = 0
     scheduler: bool = True
     announcements: tuple[str, ...] = ()
@@ -100,6 +103,9 @@ def _common(env: Mapping[str, str], instance: Path) -> dict[str, object]:
         "session_idle_minutes": int(env.get("LIAISON_SESSION_IDLE_MINUTES", "30")),
         "session_lifetime_hours": int(env.get("LIAISON_SESSION_LIFETIME_HOURS", "12")),
         "audit_retention_days": int(env.get("LIAISON_AUDIT_RETENTION_DAYS", "365")),
+        "stats_mask_threshold": int(env.get("LIAISON_STATS_MASK_THRESHOLD", "5")),
+        "retention_hour": int(env.get("LIAISON_RETENTION_HOUR", "2")),
+        "retention_notice_days": int(env.get("LIAISON_RETENTION_NOTICE_DAYS", "30")),
         "proxy_count": int(env.get("LIAISON_PROXY_COUNT", "0")),
         "scheduler": env.get("LIAISON_SCHEDULER", "1") not in ("0", "false", "no"),
         "blob_dir": Path(env.get("LIAISON_BLOB_DIR", str(instance / "blobs"))),

@@ -9,12 +9,19 @@ require of a document signer.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+
+def wall_clock() -> datetime:
+    """X.509 validity speaks of real time, whatever clock the rest of the platform is given:
+    certificates are issued and judged at the wall clock, as outside validators judge them."""
+    return datetime.now(UTC)
+
 
 CA_VALIDITY = timedelta(days=20 * 365 + 5)
 SIGNER_VALIDITY = timedelta(days=3 * 365 + 1)

@@ -22,6 +22,7 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from . import certificates
 from .errors import SignatureInvalid
 from .store import KeyStore
 
@@ -82,10 +83,12 @@ def sign_pdf(
 def validation_context(keystore: KeyStore) -> ValidationContext:
     """A pyHanko validation context trusting only the platform CA, offline
     (no fetching; revocation soft-fail since the CA publishes no CRL), judging certificate
-    validity at the key store's clock, the one that issued them (not the wall clock)."""
+    validity at the wall clock, as any outside validator of the PDF (pdfsig, a PDF reader)
+    does. Certificates are issued at the wall clock too (`certificates.wall_clock`)."""
     ca = _asn1_certificate(keystore.ca_certificate().public_bytes(serialization.Encoding.DER))
     return ValidationContext(
-        trust_roots=[ca], allow_fetching=False, revocation_mode="soft-fail", moment=keystore.now()
+        trust_roots=[ca], allow_fetching=False, revocation_mode="soft-fail",
+        moment=certificates.wall_clock(),
     )
 
 

@@ -224,11 +224,11 @@ class KeyStore:
         if purpose in (CA, PDF_SIGNING):
             ec_key = ec.generate_private_key(ec.SECP256R1())
             if purpose == CA:
-                cert = certificates.make_ca(ec_key, name, self.now())
+                cert = certificates.make_ca(ec_key, name, certificates.wall_clock())
             else:
                 ca_key, ca_cert = self._ca()
                 cert = certificates.issue_signer(
-                    ca_key, ca_cert, ec_key.public_key(), name, self.now()
+                    ca_key, ca_cert, ec_key.public_key(), name, certificates.wall_clock()
                 )
             return (
                 ec_key.private_bytes(

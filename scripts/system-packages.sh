@@ -2,10 +2,12 @@
 # Install the Debian packages the test suite needs, only those missing.
 #   pdfsig (poppler-utils): an independent validator of the PDFs' PAdES signatures;
 #   pdftotext (poppler-utils): the text layer of the rendered fiches;
-#   certutil (libnss3-tools): a throwaway NSS database trusting the platform CA, for pdfsig.
+#   certutil, vfychain (libnss3-tools): a throwaway NSS database trusting the platform CA, for
+#   pdfsig, and NSS's own check of a signer's chain against it.
 set -euo pipefail
 
-declare -A wanted=( [pdfsig]=poppler-utils [pdftotext]=poppler-utils [certutil]=libnss3-tools )
+declare -A wanted=( [pdfsig]=poppler-utils [pdftotext]=poppler-utils [certutil]=libnss3-tools
+                      [vfychain]=libnss3-tools )
 missing=()
 for binary in "${!wanted[@]}"; do
   command -v "$binary" >/dev/null 2>&1 || missing+=("${wanted[$binary]}")

@@ -22,9 +22,19 @@ from exchange.demo import DEMO_PASSWORD, demo_totp_secret
 from exchange.domain.clock import FixedClock
 from exchange.security import totp
 from exchange.settings import Settings
+from tests import databases
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not databases.on_postgres():
+        return
+    skip = pytest.mark.skip(reason="inspects the SQLite file; the PostgreSQL run has its own")
+    for item in items:
+        if item.get_closest_marker("sqlite_file"):
+            item.add_marker(skip)
 
 
 def make_settings(instance: Path, **overrides: object) -> Settings:
@@ -32,7 +42,7 @@ def make_settings(instance: Path, **overrides: object) -> Settings:
         "mode": "demo",
         "instance_path": instance,
         "secret_key": "test-secret-key-0123456789abcdefghijklmnop",
-        "database_url": f"sqlite:///{instance / 'liaison.db'}",
+        "database_url": databases.database_url(instance),
         "master_key_file": instance / "keys" / "master.key",
         "epoch_key_dir": instance / "keys" / "epochs",
         "blob_dir": instance / "blobs",
@@ -52,6 +62,8 @@ def template_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from exchange.migrate import upgrade
 
     instance = tmp_path_factory.mktemp("template")
+    if databases.on_postgres():
+        databases.create_template(instance)
     settings = make_settings(instance)
     upgrade(settings.database_url)
     app = create_app(settings, clock=FixedClock(START))
@@ -61,10 +73,15 @@ def template_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def instance(template_instance: Path, tmp_path: Path) -> Path:
+def instance(template_instance: Path, tmp_path: Path) -> Iterator[Path]:
     target = tmp_path / "instance"
     shutil.copytree(template_instance, target)
-    return target
+    if not databases.on_postgres():
+        yield target
+        return
+    name = databases.clone_template(target)
+    yield target
+    databases.drop(name)
 
 
 @pytest.fixture

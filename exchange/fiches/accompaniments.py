@@ -14,6 +14,7 @@ from exchange.domain.vocabulary import ExitReason
 from exchange.fiches.common import Context, FicheError, owner_of_unit
 from exchange.models.fiches import Accompaniment
 from exchange.policy import accompaniment_query
+from exchange.statistics import record_fact
 
 EXIT_NOTE = "exit_note"
 
@@ -37,6 +38,7 @@ def record_entry(ctx: Context, accompaniment: Accompaniment, entry: date | None)
     accompaniment.planned_end = rules.planned_end(day)
     accompaniment.midterm_due = rules.midterm_due(day)
     _record(ctx, "accompaniment.entry_recorded", accompaniment)
+    record_fact(ctx, "entry", accompaniment=accompaniment)
 
 
 def renew(ctx: Context, accompaniment: Accompaniment) -> None:
@@ -46,6 +48,7 @@ def renew(ctx: Context, accompaniment: Accompaniment) -> None:
         exit_date=accompaniment.exit_date, today=ctx.svc.clock.today())
     accompaniment.renewed = True
     _record(ctx, "accompaniment.renewed", accompaniment)
+    record_fact(ctx, "renewal", accompaniment=accompaniment)
 
 
 def midterm_done(ctx: Context, accompaniment: Accompaniment, day: date) -> None:
@@ -57,6 +60,7 @@ def midterm_done(ctx: Context, accompaniment: Accompaniment, day: date) -> None:
                          "dans le futur.")
     accompaniment.midterm_done_on = day
     _record(ctx, "accompaniment.midterm_done", accompaniment)
+    record_fact(ctx, "midterm_done", accompaniment=accompaniment)
 
 
 def close(ctx: Context, accompaniment: Accompaniment, exit_date: date | None, reason: str,
@@ -77,6 +81,7 @@ def close(ctx: Context, accompaniment: Accompaniment, exit_date: date | None, re
                            epoch=_epoch(accompaniment), at=ctx.now,
                            accompaniment_id=accompaniment.id)
     _record(ctx, "accompaniment.closed", accompaniment)
+    record_fact(ctx, "exit", accompaniment=accompaniment)
 
 
 def _epoch(accompaniment: Accompaniment) -> str:

@@ -15,6 +15,7 @@ from exchange.fiches.common import Context, FicheError, institution_of, one_docu
 from exchange.models.accounts import User
 from exchange.models.fiches import Accompaniment, Fiche, Receipt
 from exchange.policy import is_recipient, share_person
+from exchange.statistics import record_fact
 from keys.manifest import SignedManifest, sign_manifest, verify_manifest
 
 NOTE = "note"
@@ -122,6 +123,7 @@ def accept(ctx: Context, fiche: Fiche) -> Accompaniment:
     ctx.record("fiche.accepted", fiche)
     ctx.record("accompaniment.created", object_type="accompaniment",
                object_id=accompaniment.public_id)
+    record_fact(ctx, "orientation_accepted", fiche=fiche, accompaniment=accompaniment)
     _notify_sender(ctx, fiche, "fiche_accepted")
     return accompaniment
 
@@ -134,6 +136,7 @@ def decline(ctx: Context, fiche: Fiche, reason: str, text: str) -> None:
     fiche.decided_at, fiche.decided_by_id, fiche.updated_at = ctx.now, ctx.user.id, ctx.now
     seal_note(ctx, fiche, text)
     ctx.record("fiche.declined", fiche)
+    record_fact(ctx, "orientation_declined", fiche=fiche)
     _notify_sender(ctx, fiche, "fiche_declined")
 
 

@@ -28,6 +28,7 @@ from exchange.fiches.decisions import seal_note
 from exchange.models.accounts import User
 from exchange.models.fiches import Fiche
 from exchange.policy import share_person
+from exchange.statistics import record_fact
 from retention.policy import RetentionRule, epoch_of, horizon
 
 SEALED_ROLES = (signing.CONTENT, signing.PDF, drafts.ATTACHMENT)
@@ -80,6 +81,7 @@ def send(ctx: Context, fiche: Fiche, *, fault: Callable[[str], None] = no_fault)
     fiche.horizon = due
     share_person(ctx.session, fiche.person, fiche.recipient_unit_id, ctx.now)
     ctx.record("fiche.sent", fiche)
+    record_fact(ctx, "orientation_sent", fiche=fiche)
     fault("audited")
     _notify_recipient(ctx, fiche, "fiche_received")
     fault("notified")
@@ -105,6 +107,7 @@ def recall(ctx: Context, fiche: Fiche, reason: str, text: str) -> None:
     fiche.decided_at, fiche.decided_by_id, fiche.updated_at = ctx.now, ctx.user.id, ctx.now
     seal_note(ctx, fiche, text)
     ctx.record("fiche.recalled", fiche)
+    record_fact(ctx, "orientation_recalled", fiche=fiche)
     _notify_recipient(ctx, fiche, "fiche_recalled")
 
 

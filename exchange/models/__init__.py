@@ -8,6 +8,7 @@ from exchange.models.keyrecords import KeyRecordRow, PlatformValue
 from exchange.models.notifications import Notification
 from exchange.models.org import Convention, ConventionAmendment, Institution, Unit
 from exchange.models.people import Consent, Person, PersonUnit
+from exchange.models.statistics import StatFact
 
 __all__ = [
     "Accompaniment",
@@ -28,6 +29,7 @@ __all__ = [
     "Notification",
     "PlatformValue",
     "RecoveryCode",
+    "StatFact",
     "Unit",
     "User",
     "UserRole",

@@ -1,10 +1,12 @@
-"""The audit trail: append-only events chained by SHA-256, and the head of the chain."""
+"""The audit trail: append-only events chained by SHA-256, the head of the chain, the
+platform-signed checkpoints of the head, and the allowance the purge job opens to delete
+events the retention period has passed (the database refuses any other change)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from exchange.db import Base
@@ -13,15 +15,23 @@ from exchange.models.types import UTCDateTime
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
+    # The DPO pages through one criterion in sequence order (keyset pagination): each index
+    # ends with seq. (SQLite adds the rowid, which seq is, to every index anyway.)
+    __table_args__ = (
+        Index("ix_audit_events_actor_user_id_seq", "actor_user_id", "seq"),
+        Index("ix_audit_events_actor_unit_id_seq", "actor_unit_id", "seq"),
+        Index("ix_audit_events_action_seq", "action", "seq"),
+        Index("ix_audit_events_object_id_seq", "object_id", "seq"),
+    )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    actor_user_id: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True)
-    actor_unit_id: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True)
+    actor_user_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    actor_unit_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     actor_role: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    action: Mapped[str] = mapped_column(String(60), index=True)
+    action: Mapped[str] = mapped_column(String(60))
     object_type: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    object_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    object_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     outcome: Mapped[str] = mapped_column(String(20))
     address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     purpose: Mapped[str | None] = mapped_column(String(40), nullable=True)
@@ -37,3 +47,30 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """The platform's Ed25519 signature over the chain's length and head hash at one moment
+    (`exchange.audit_checkpoints`). `signed` is the SignedManifest; the other columns copy its
+    payload for queries and are checked against it. Kinds: periodic, manual, prune (the cut
+    below which a purge deleted the events)."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, index=True)
+    head: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    signed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditPruneAllowance(Base):
+    """One row: events with seq <= upto may be deleted. Only the purge job raises it, in the
+    transaction that wrote the purge checkpoint, and sets it back to 0 before committing; the
+    database refuses a value beyond the last purge checkpoint."""
+
+    __tablename__ = "audit_prune_allowance"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    upto: Mapped[int] = mapped_column(Integer, default=0)

@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from exchange.web import accompaniments, admin, auth, fiches, home, persons, roles
+    from exchange.web import accompaniments, admin, auth, fiches, home, persons, retention, roles
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
@@ -14,5 +14,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(persons.bp)
     app.register_blueprint(fiches.bp)
     app.register_blueprint(accompaniments.bp)
+    app.register_blueprint(retention.bp)
     for blueprint in roles.blueprints():
         app.register_blueprint(blueprint)

@@ -28,6 +28,7 @@ BLUEPRINT_ROLES: dict[str, frozenset[str]] = {
     "persons": frozenset({"social_worker", "advisor", "unit_manager"}),
     "fiches": frozenset({"social_worker", "advisor", "unit_manager"}),
     "accompaniments": frozenset({"social_worker", "advisor", "unit_manager"}),
+    "retention": frozenset({"social_worker", "advisor", "unit_manager", "dpo"}),
 }
 
 

@@ -359,7 +359,8 @@ def test_flipped_byte_anywhere_in_the_serialised_envelope_is_rejected(
 ) -> None:
     data = sample.to_bytes()
     spans = _wrap_spans(data, sample)
-    outcomes = {"parse": 0, "open": 0}
+    enc_at = {data.index(w.enc): i for i, w in enumerate(sample.wraps)}
+    outcomes = {"parse": 0, "enc": 0, "open": 0}
     for i in range(len(data)):
         changed = flip(data, i)
         try:
@@ -367,10 +368,22 @@ def test_flipped_byte_anywhere_in_the_serialised_envelope_is_rejected(
         except EnvelopeTampered:
             outcomes["parse"] += 1
             continue
+        start = next((s for s in enc_at if s <= i < s + WRAP_ENC_SIZE), None)
+        if start is not None:
+            # exactly the case test_flipped_wrap_enc_byte_is_rejected opens
+            index = enc_at[start]
+            expected = list(sample.wraps)
+            expected[index] = dataclasses.replace(
+                expected[index], enc=flip(expected[index].enc, i - start)
+            )
+            assert parsed == dataclasses.replace(sample, wraps=tuple(expected))
+            outcomes["enc"] += 1
+            continue
         outcomes["open"] += 1
         readers = tuple(reader for span, reader in spans if i in span) or READERS
         _rejected_for(envelopes, parsed, readers)
-    assert outcomes["open"] > len(sample.wraps[0].enc)  # most flips reach the crypto
+    assert outcomes["enc"] == 2 * WRAP_ENC_SIZE
+    assert outcomes["open"] > len(sample.ciphertext) + len(sample.epoch_wrap)
 
 
 def test_truncated_or_extended_envelope_is_tampering(sample: Envelope) -> None:

@@ -198,13 +198,16 @@ def test_institution_certificate_is_a_document_signer(keystore: KeyStore) -> Non
     assert cert.serial_number != ca.serial_number
 
 
-def test_institution_certificate_never_outlives_the_ca(
-    keystore: KeyStore, key_clock: MovableClock
-) -> None:
-    key_clock.advance(timedelta(days=365 * 19))
-    keystore.rotate("inst-a")
-    cert = _cert(keystore, "inst-a", "pdf-signing")
-    assert cert.not_valid_after_utc == keystore.ca_certificate().not_valid_after_utc
+def test_institution_certificate_never_outlives_the_ca(keystore: KeyStore) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from keys import certificates
+
+    ca_key, ca_cert = keystore._ca()
+    late = ca_cert.not_valid_after_utc - timedelta(days=365)
+    cert = certificates.issue_signer(ca_key, ca_cert, ec.generate_private_key(ec.SECP256R1())
+                                     .public_key(), "Institution A", late)
+    assert cert.not_valid_after_utc == ca_cert.not_valid_after_utc
 
 
 # -- record integrity -----------------------------------------------------------

@@ -14,6 +14,8 @@ from exchange.domain.clock import FixedClock
 from exchange.models.audit import AuditEvent
 from tests.conftest import login, post_form
 
+pytestmark = pytest.mark.sqlite_file
+
 
 def _db_file(app: Flask) -> Path:
     return app.extensions["liaison"].settings.instance_path / "liaison.db"

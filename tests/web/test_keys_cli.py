@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -77,6 +78,7 @@ def test_export_public_writes_pem_without_private_material(app: Flask, tmp_path:
     assert "PRIVATE" not in pem
 
 
+@pytest.mark.sqlite_file
 def test_database_file_holds_no_private_key_in_clear(app: Flask) -> None:
     svc = app.extensions["liaison"]
     secrets: list[bytes] = []

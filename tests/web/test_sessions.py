@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -80,6 +81,7 @@ def test_active_session_ends_after_twelve_hours(client: FlaskClient, clock: Fixe
     assert client.get("/").location == "/connexion/"
 
 
+@pytest.mark.sqlite_file
 def test_session_token_is_stored_only_as_a_digest(client: FlaskClient, clock: FixedClock,
                                                   app: Flask) -> None:
     login(client, "ts.montauban", clock)

@@ -1,0 +1,460 @@
+"""Signed checkpoints of the audit chain, their export as text files, and the verification of
+the chain against them.
+
+A checkpoint is the platform's Ed25519 signature (`keys.manifest.sign_platform`) over::
+
+    {"type": "audit-checkpoint", "seq": <events in the chain>, "head": <hash of event seq>,
+     "at": <ISO 8601 UTC>, "kind": "periodic" | "manual" | "prune"}
+
+"periodic" ones are taken every hour when the chain grew, "manual" ones on demand (`flask
+audit checkpoint`, the DPO's page), and a "prune" one marks the cut below which a purge
+deleted the events: what remains starts at its seq + 1 with its head as previous hash.
+Taking a checkpoint first records its own "audit.checkpoint" event, so that the checkpoint
+covers it and an idle chain does not grow.
+
+Export format (version 1), one checkpoint per UTF-8 text file, LF line ends, meant to be
+copied off the server and brought back to `flask audit verify --checkpoint FILE`::
+
+    Liaison audit checkpoint v1
+    seq: 1234
+    head: 3e0a…(64 hex)
+    at: 2026-11-23T09:00:00.000000+00:00
+    kind: periodic
+    key-id: <id of the platform-signing key version>
+    key-version: 1
+    payload: <base64 of the signed canonical JSON above>
+    signature: <base64 of the Ed25519 signature over "liaison/v1/platform\\0" || payload>
+
+The first line is exactly the header; then exactly these fields, in this order, as
+"name: value". Lines starting with "#" and blank lines are ignored. The readable fields are
+for people: on import they must equal the signed payload, which alone is trusted.
+
+Verification (`verify_chain_and_checkpoints`) checks every stored checkpoint's signature, takes
+the latest purge checkpoint as the start of the chain, walks the events from there, and
+compares each checkpoint's head with the hash found at its seq. A checkpoint whose seq lies
+before the purge cut is reported "antérieur à la purge": nothing remains to compare it with,
+which is not a failure. A checkpoint beyond the end of the log means the log was truncated; a
+different hash at its seq, that the log was rewritten. The report names the first event or
+checkpoint, in sequence order, that does not match.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from exchange import audit
+from exchange.models.audit import AuditCheckpoint, AuditHead
+from exchange.models.keyrecords import PlatformValue
+from exchange.services import Services
+from keys.errors import KeyNotFound, SignatureInvalid
+from keys.manifest import (
+    SignedManifest,
+    canonical,
+    parse_canonical,
+    sign_platform,
+    verify_platform,
+    verify_with_key,
+)
+from keys.store import KeyStore
+
+KINDS = ("periodic", "manual", "prune")
+DOCUMENT_TYPE = "audit-checkpoint"
+HEADER = "Liaison audit checkpoint v1"
+FIELDS = ("seq", "head", "at", "kind", "key-id", "key-version", "payload", "signature")
+LAST_VERIFICATION = "audit-last-verification"
+_HEX = frozenset("0123456789abcdef")
+
+KIND_LABELS = {"periodic": "périodique", "manual": "à la demande", "prune": "purge"}
+
+
+class CheckpointInvalid(ValueError):
+    """A checkpoint (row or file) is malformed or its signature does not verify."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A verified checkpoint: the signed document's fields, and where it came from."""
+
+    seq: int
+    head: str
+    at: str
+    kind: str
+    signed: SignedManifest
+    row_id: int | None = None
+
+    @property
+    def name(self) -> str:
+        if self.row_id is None:
+            return f"le point de contrôle exporté (événement n° {self.seq})"
+        return f"le point de contrôle n° {self.row_id} (événement n° {self.seq})"
+
+
+def _document(seq: int, head: str, at: datetime, kind: str) -> dict[str, Any]:
+    return {"type": DOCUMENT_TYPE, "seq": seq, "head": head,
+            "at": audit.format_at(at), "kind": kind}
+
+
+def _checked_document(document: dict[str, Any]) -> tuple[int, str, str, str]:
+    if set(document) != {"type", "seq", "head", "at", "kind"}:
+        raise CheckpointInvalid("le document signé n'est pas un point de contrôle")
+    seq, head, at, kind = document["seq"], document["head"], document["at"], document["kind"]
+    if (document["type"] != DOCUMENT_TYPE or type(seq) is not int or seq < 0
+            or not isinstance(head, str) or len(head) != 64 or not set(head) <= _HEX
+            or not isinstance(at, str) or kind not in KINDS):
+        raise CheckpointInvalid("le document signé n'est pas un point de contrôle")
+    try:
+        datetime.fromisoformat(at)
+    except ValueError:
+        raise CheckpointInvalid("le document signé n'est pas un point de contrôle") from None
+    return seq, head, at, kind
+
+
+class _Signatures:
+    """Verifies platform signatures, the first one of each key version through the key store
+    (owner, purpose, version, deletion), the next ones with the public key it gave."""
+
+    def __init__(self, keystore: KeyStore) -> None:
+        self.keystore = keystore
+        self._keys: dict[tuple[str, int], ed25519.Ed25519PublicKey] = {}
+
+    def check(self, signed: SignedManifest) -> tuple[int, str, str, str]:
+        known = self._keys.get((signed.key_id, signed.key_version))
+        try:
+            if known is not None:
+                document = verify_with_key(known, signed, platform=True)
+            else:
+                document = verify_platform(self.keystore, signed)
+                public = self.keystore.records.get(signed.key_id).public
+                if public is not None:
+                    self._keys[(signed.key_id, signed.key_version)] = (
+                        ed25519.Ed25519PublicKey.from_public_bytes(public))
+        except (SignatureInvalid, KeyNotFound) as exc:
+            raise CheckpointInvalid(f"signature invalide ({exc})") from None
+        return _checked_document(document)
+
+
+def _from_row(signatures: _Signatures, row: AuditCheckpoint) -> Checkpoint:
+    try:
+        signed = SignedManifest.from_bytes(row.signed)
+    except SignatureInvalid:
+        raise CheckpointInvalid("contenu signé illisible") from None
+    seq, head, at, kind = signatures.check(signed)
+    if (row.seq, row.head, row.kind) != (seq, head, kind):
+        raise CheckpointInvalid("ses colonnes ne correspondent pas au contenu signé")
+    return Checkpoint(seq, head, at, kind, signed, row.id)
+
+
+# -- taking checkpoints ----------------------------------------------------------------------
+
+
+def lock_head(session: Session) -> AuditHead:
+    """The head row, locked: appends and other checkpoints wait (SQLite transactions are
+    already exclusive, BEGIN IMMEDIATE)."""
+    head = session.scalars(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if head is None:
+        raise RuntimeError("the audit head row is missing: run the migrations")
+    return head
+
+
+def write_checkpoint(svc: Services, session: Session, kind: str, seq: int,
+                     head: str) -> AuditCheckpoint:
+    """Sign and store a checkpoint of (seq, head) as given; callers hold the head lock."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown checkpoint kind {kind!r}")
+    now = svc.clock.now()
+    signed = sign_platform(svc.keystore(session), _document(seq, head, now, kind))
+    row = AuditCheckpoint(seq=seq, head=head, kind=kind, created_at=now,
+                          signed=signed.to_bytes())
+    session.add(row)
+    session.flush()
+    return row
+
+
+def make_checkpoint(svc: Services, session: Session, kind: str, *,
+                    actor: audit.Actor = audit.SYSTEM,
+                    address: str | None = None) -> AuditCheckpoint:
+    """Record the "audit.checkpoint" event, then sign the head that includes it."""
+    if kind not in ("periodic", "manual"):
+        raise ValueError("a purge checkpoint is taken by the purge, at its cut")
+    lock_head(session)
+    audit.record(session, "audit.checkpoint", at=svc.clock.now(), actor=actor,
+                 object_type="audit_chain", object_id=kind, address=address)
+    head = session.get(AuditHead, 1, populate_existing=True)
+    assert head is not None
+    return write_checkpoint(svc, session, kind, head.seq, head.hash)
+
+
+def checkpoint_if_grown(svc: Services, session: Session) -> AuditCheckpoint | None:
+    """A periodic checkpoint, unless no event was appended since the last checkpoint."""
+    head = lock_head(session)
+    last = session.scalar(select(func.max(AuditCheckpoint.seq)))
+    if last is not None and head.seq <= last:
+        return None
+    return make_checkpoint(svc, session, "periodic")
+
+
+def latest(session: Session) -> AuditCheckpoint | None:
+    return session.scalars(
+        select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)).first()
+
+
+def purge_base(session: Session) -> AuditCheckpoint | None:
+    """The stored purge checkpoint with the highest seq (unverified: verification checks it)."""
+    return session.scalars(
+        select(AuditCheckpoint).where(AuditCheckpoint.kind == "prune")
+        .order_by(AuditCheckpoint.seq.desc(), AuditCheckpoint.id.desc()).limit(1)).first()
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+def export_text(row_or_signed: AuditCheckpoint | SignedManifest) -> str:
+    """The export file of a checkpoint (format in the module docstring)."""
+    signed = (row_or_signed if isinstance(row_or_signed, SignedManifest)
+              else SignedManifest.from_bytes(row_or_signed.signed))
+    seq, head, at, kind = _checked_document(parse_canonical(signed.payload))
+    values = (str(seq), head, at, kind, signed.key_id, str(signed.key_version),
+              base64.b64encode(signed.payload).decode("ascii"),
+              base64.b64encode(signed.signature).decode("ascii"))
+    lines = [HEADER, *(f"{name}: {value}" for name, value in zip(FIELDS, values, strict=True))]
+    return "\n".join(lines) + "\n"
+
+
+def export_filename(row: AuditCheckpoint) -> str:
+    return f"liaison-audit-checkpoint-{row.seq:012d}-{row.kind}-{row.id}.txt"
+
+
+def export_all(session: Session, directory: Path) -> tuple[int, int]:
+    """Write every stored checkpoint to `directory`: (written, already there)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = present = 0
+    for row in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id)):
+        path = directory / export_filename(row)
+        text = export_text(row)
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            present += 1
+            continue
+        path.write_text(text, encoding="utf-8")
+        written += 1
+    return written, present
+
+
+def parse_export(text: str) -> SignedManifest:
+    """The signed checkpoint of an export file; CheckpointInvalid if the file is not exactly
+    in the format, or its readable fields differ from what is signed."""
+    lines = [line.rstrip("\r") for line in text.split("\n")]
+    lines = [line for line in lines if line.strip() and not line.startswith("#")]
+    if not lines or lines[0] != HEADER:
+        raise CheckpointInvalid(f"ce fichier n'est pas un point de contrôle (en-tête "
+                                f"« {HEADER} » attendu)")
+    if len(lines) != 1 + len(FIELDS):
+        raise CheckpointInvalid("ce fichier de point de contrôle est incomplet ou a des lignes "
+                                "en trop")
+    values: dict[str, str] = {}
+    for name, line in zip(FIELDS, lines[1:], strict=True):
+        prefix = f"{name}: "
+        if not line.startswith(prefix):
+            raise CheckpointInvalid(f"ligne « {name}: » attendue")
+        values[name] = line[len(prefix):]
+    try:
+        signed = SignedManifest(
+            payload=base64.b64decode(values["payload"], validate=True),
+            signature=base64.b64decode(values["signature"], validate=True),
+            key_id=values["key-id"], key_version=int(values["key-version"]))
+        document = parse_canonical(signed.payload)
+        if not isinstance(document, dict):
+            raise ValueError("payload is not an object")
+    except (ValueError, TypeError, binascii.Error):
+        raise CheckpointInvalid("contenu signé illisible") from None
+    seq, head, at, kind = _checked_document(document)
+    if (values["seq"], values["head"], values["at"], values["kind"]) != (str(seq), head, at,
+                                                                          kind):
+        raise CheckpointInvalid("les champs lisibles diffèrent du contenu signé")
+    return signed
+
+
+# -- verification ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    events: int
+    checkpoints: int
+    before_purge: int
+    base: int
+    head: int
+    first_bad_seq: int | None = None
+    culprit: str = ""
+    reason: str = ""
+    note: str = ""
+
+    def describe(self) -> str:
+        if not self.ok:
+            return f"Journal d'audit NON intègre : {self.culprit} — {self.reason}"
+        parts = [f"Chaîne d'audit intègre : {self.events} événements vérifiés"]
+        if self.base:
+            parts.append(f"depuis la purge au n° {self.base}")
+        text = ", ".join(parts)
+        text += (f" ; {self.checkpoints} point(s) de contrôle concordant(s)"
+                 f", {self.before_purge} antérieur(s) à la purge.")
+        return text + (f" {self.note}" if self.note else "")
+
+
+@dataclass(frozen=True)
+class _Problem:
+    seq: int
+    culprit: str
+    reason: str
+
+
+def verify_chain_and_checkpoints(session: Session, keystore: KeyStore, *,
+                                 stop: int | None = None) -> ChainReport:
+    """The stored chain against every stored checkpoint (module docstring). With `stop`, only
+    the events up to `stop` and the checkpoints up to it (the purge checks what it cuts)."""
+    return _verify(session, _Signatures(keystore), (), stop)
+
+
+def verify_against_exported(session: Session, keystore: KeyStore, text: str) -> ChainReport:
+    """The stored chain and checkpoints, and the exported checkpoint `text` (truncation: the
+    log ends before its seq; rewriting: the hash at its seq differs). An exported checkpoint
+    must also still be among the stored ones, which nothing may delete."""
+    signatures = _Signatures(keystore)
+    try:
+        signed = parse_export(text)
+        seq, head, at, kind = signatures.check(signed)
+    except CheckpointInvalid as exc:
+        return ChainReport(False, 0, 0, 0, 0, 0, None, "le fichier de point de contrôle",
+                           str(exc))
+    exported = Checkpoint(seq, head, at, kind, signed)
+    report = _verify(session, signatures, [exported], None)
+    stored = signed.to_bytes()
+    if report.ok and not session.scalar(
+            select(func.count()).select_from(AuditCheckpoint)
+            .where(AuditCheckpoint.signed == stored)):
+        return replace(report, ok=False, first_bad_seq=seq, culprit=exported.name,
+                       reason="il ne figure plus parmi les points de contrôle de la base : "
+                              "la table des points de contrôle a été modifiée")
+    if report.ok:
+        where = ("antérieur à la purge : les événements qu'il couvre ont été purgés, rien ne "
+                 "reste à comparer" if seq < report.base else "concordant")
+        return replace(report, note=f"Point de contrôle exporté (événement n° {seq}, "
+                                    f"{at}) : {where}.")
+    return report
+
+
+def _verify(session: Session, signatures: _Signatures, exported: Sequence[Checkpoint],
+            stop: int | None) -> ChainReport:
+    problems: list[_Problem] = []
+    stored: list[Checkpoint] = []
+    for row in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq,
+                                                                AuditCheckpoint.id)):
+        if stop is not None and row.seq > stop:
+            continue
+        try:
+            stored.append(_from_row(signatures, row))
+        except CheckpointInvalid as exc:
+            problems.append(_Problem(row.seq, f"le point de contrôle n° {row.id} (événement "
+                                              f"n° {row.seq})", str(exc)))
+    checkpoints = [*stored, *exported]
+    purges = [c for c in stored if c.kind == "prune"]
+    base = max(purges, key=lambda c: c.seq, default=None)
+    start = (1, audit.GENESIS) if base is None else (base.seq + 1, base.head)
+    head_seq = session.scalar(select(AuditHead.seq).where(AuditHead.id == 1)) or 0
+    last = head_seq if stop is None else min(stop, head_seq)
+    marks = {c.seq for c in checkpoints if start[0] <= c.seq <= last}
+    walk = audit.verify(session, start, stop=stop, marks=marks)
+    if not walk.ok:
+        assert walk.first_bad_seq is not None
+        problems.append(_Problem(walk.first_bad_seq, f"l'événement n° {walk.first_bad_seq}",
+                                 walk.reason))
+    matched = before_purge = 0
+    for checkpoint in checkpoints:
+        problem = _compare(checkpoint, start, head_seq, walk.seen)
+        if isinstance(problem, _Problem):
+            problems.append(problem)
+        elif problem == "before":
+            before_purge += 1
+        elif problem == "match":
+            matched += 1
+    if problems:
+        first = min(problems, key=lambda p: p.seq)
+        return ChainReport(False, walk.events, matched, before_purge, start[0] - 1, head_seq,
+                           first.seq, first.culprit, first.reason)
+    return ChainReport(True, walk.events, matched, before_purge, start[0] - 1, head_seq)
+
+
+def _compare(checkpoint: Checkpoint, start: tuple[int, str], head_seq: int,
+             seen: dict[int, str] | Any) -> _Problem | str:
+    base_seq, base_head = start[0] - 1, start[1]
+    if checkpoint.seq < base_seq:
+        return "before"
+    if checkpoint.seq > head_seq:
+        return _Problem(head_seq + 1, checkpoint.name,
+                        f"journal tronqué : il couvre l'événement n° {checkpoint.seq}, le "
+                        f"journal s'arrête au n° {head_seq}")
+    found = base_head if checkpoint.seq == base_seq else seen.get(checkpoint.seq)
+    if found is None:
+        return "unchecked"  # the walk stopped at an earlier break, which is reported
+    if found != checkpoint.head:
+        return _Problem(checkpoint.seq, checkpoint.name,
+                        f"l'empreinte de l'événement n° {checkpoint.seq} diffère de celle "
+                        "signée : journal réécrit")
+    return "match"
+
+
+# -- the last verification, for the DPO's status panel -----------------------------------------
+
+
+def store_outcome(session: Session, report: ChainReport, at: datetime) -> None:
+    value = canonical({"at": audit.format_at(at), "ok": report.ok, "events": report.events,
+                       "summary": report.describe()})
+    row = session.get(PlatformValue, LAST_VERIFICATION)
+    if row is None:
+        session.add(PlatformValue(name=LAST_VERIFICATION, value=value))
+    else:
+        row.value = value
+
+
+def last_outcome(session: Session) -> dict[str, Any] | None:
+    row = session.get(PlatformValue, LAST_VERIFICATION)
+    if row is None:
+        return None
+    value = json.loads(row.value)
+    value["at"] = datetime.fromisoformat(value["at"])
+    return value  # type: ignore[no-any-return]
+
+
+def verify_and_record(svc: Services, session: Session, text: str | None = None, *,
+                      actor: audit.Actor = audit.SYSTEM,
+                      address: str | None = None) -> ChainReport:
+    """What `flask audit verify` and the DPO's button do: verify, record the outcome as an
+    event and as the panel's last verification."""
+    keystore = svc.keystore(session)
+    report = (verify_chain_and_checkpoints(session, keystore) if text is None
+              else verify_against_exported(session, keystore, text))
+    now = svc.clock.now()
+    audit.record(session, "audit.verified", at=now, actor=actor,
+                 outcome="success" if report.ok else "failure",
+                 object_type="audit_chain", object_id=str(report.events), address=address)
+    store_outcome(session, report, now)
+    return report
+
+
+def stored_checkpoints(session: Session, limit: int = 20) -> Iterable[AuditCheckpoint]:
+    return session.scalars(
+        select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(limit)).all()

@@ -1,0 +1,325 @@
+"""The DPO's search of the audit log: criteria, keyset pages, the lines shown, the CSV export.
+
+A person is found through the blind index (the DPO types a last name, or birth name, and a
+birth date; neither is kept), then stands for their public id and those of their consents,
+fiches, accompaniments, documents and receipts: the events whose object is one of them are the
+person's. Pages run in sequence order, newest first, 50 events at a time, keyed by the last
+sequence number shown (`WHERE seq < :before ORDER BY seq DESC LIMIT 50`), so a page costs the
+same on the first or the millionth event.
+
+The DPO sees metadata only: when, the actor's role and unit, the action, the type of object,
+the outcome and the purpose — never the content of a fiche, nor the actor's or person's name.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.orm import Session
+
+from exchange.db import Database
+from exchange.domain.clock import PARIS
+from exchange.domain.vocabulary import Role
+from exchange.models.accounts import User
+from exchange.models.audit import AuditEvent, AuditHead
+from exchange.models.documents import Document
+from exchange.models.fiches import Accompaniment, Fiche, Receipt
+from exchange.models.org import Unit
+from exchange.models.people import Consent, Person
+from keys.personal import blind_index
+from keys.store import KeyStore
+
+PAGE_SIZE = 50
+EXPORT_BATCH = 1000
+
+ACTION_LABELS = {
+    "login.success": "Connexion réussie",
+    "login.failure": "Connexion échouée",
+    "login.throttled": "Connexion bloquée (trop d'essais)",
+    "login.second_factor_failure": "Second facteur refusé",
+    "login.recovery_code_used": "Code de secours utilisé",
+    "logout": "Déconnexion",
+    "session.expired": "Session expirée",
+    "totp.enrolled": "Second facteur activé",
+    "password.changed": "Mot de passe changé",
+    "access.refused": "Accès refusé",
+    "csrf.refused": "Formulaire refusé (jeton CSRF)",
+    "institution.created": "Institution créée",
+    "institution.updated": "Institution modifiée",
+    "unit.created": "Structure créée",
+    "unit.updated": "Structure modifiée",
+    "convention.created": "Convention créée",
+    "convention.updated": "Convention modifiée",
+    "convention.amended": "Avenant à une convention",
+    "user.created": "Compte créé",
+    "user.updated": "Compte modifié",
+    "user.disabled": "Compte désactivé",
+    "user.enabled": "Compte réactivé",
+    "user.password_reset": "Mot de passe réinitialisé",
+    "user.second_factor_reset": "Second facteur réinitialisé",
+    "keys.initialised": "Clés de la plateforme créées",
+    "keys.institution_created": "Clés d'une institution créées",
+    "keys.rotated": "Clés renouvelées",
+    "person.created": "Personne enregistrée",
+    "person.viewed": "Fiche d'identité consultée",
+    "person.searched": "Recherche de personne",
+    "person.updated": "Identité rectifiée",
+    "consent.recorded": "Consentement recueilli",
+    "consent.viewed": "Consentement consulté",
+    "consent.withdrawn": "Consentement retiré",
+    "consent.form_downloaded": "Formulaire de consentement téléchargé",
+    "consent.notice_viewed": "Notice d'information consultée",
+    "upload.refused": "Fichier refusé",
+    "audit.verified": "Chaîne d'audit vérifiée",
+    "audit.searched": "Journal d'audit consulté",
+    "audit.exported": "Journal d'audit exporté",
+    "audit.checkpoint": "Point de contrôle signé",
+    "audit.pruned": "Journal purgé (durée de conservation)",
+    "fiche.created": "Fiche créée",
+    "fiche.draft_saved": "Brouillon enregistré",
+    "fiche.signed": "Fiche signée",
+    "fiche.countersigned": "Fiche contresignée",
+    "fiche.sent": "Fiche envoyée",
+    "fiche.opened": "Fiche ouverte",
+    "fiche.viewed": "Fiche consultée",
+    "fiche.pdf_downloaded": "PDF de la fiche téléchargé",
+    "fiche.acknowledged": "Réception accusée",
+    "fiche.accepted": "Orientation acceptée",
+    "fiche.declined": "Orientation refusée",
+    "fiche.recalled": "Fiche rappelée",
+    "fiche.cancelled": "Fiche annulée",
+    "fiche.tampered": "Fiche altérée détectée",
+    "fiche.refused": "Action sur une fiche refusée",
+    "attachment.added": "Pièce jointe ajoutée",
+    "attachment.removed": "Pièce jointe retirée",
+    "attachment.downloaded": "Pièce jointe téléchargée",
+    "accompaniment.created": "Accompagnement ouvert",
+    "accompaniment.entry_recorded": "Entrée en accompagnement",
+    "accompaniment.renewed": "Accompagnement renouvelé",
+    "accompaniment.midterm_done": "Bilan à mi-parcours fait",
+    "accompaniment.closed": "Sortie d'accompagnement",
+    "accompaniment.refused": "Action sur un accompagnement refusée",
+}
+OBJECT_LABELS = {
+    "person": "Personne", "consent": "Consentement", "fiche": "Fiche de liaison",
+    "document": "Document", "receipt": "Accusé de réception",
+    "accompaniment": "Accompagnement", "person_search": "Recherche de personne",
+    "user": "Compte", "unit": "Structure", "institution": "Institution",
+    "convention": "Convention", "endpoint": "Page", "keys": "Clés",
+    "audit_chain": "Journal d'audit", "audit_checkpoint": "Point de contrôle",
+    "audit_search": "Recherche dans le journal",
+}
+OUTCOME_LABELS = {"success": "Réussi", "refused": "Refusé", "failure": "Échec"}
+PURPOSE_LABELS = {
+    "party": "Partie à l'échange", "accompaniment": "Accompagnement",
+    "dpo_request": "Demande au DPO", "legal_hold": "Conservation légale",
+    "support": "Assistance",
+}
+_ROLE_LABELS = {str(role): role.label for role in Role}
+_ROLE_LABELS.update({"system": "Plateforme (tâche automatique)", "anonymous": "Non connecté"})
+
+CSV_HEADER = ("N°", "Date et heure (Paris)", "Rôle", "Structure", "Action", "Objet",
+              "Résultat", "Finalité")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, action)
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """What the DPO asked for, already resolved to opaque ids. `objects` None means any
+    object; an empty tuple, that the person named has no record (nothing matches)."""
+
+    objects: tuple[str, ...] | None = None
+    user_id: str | None = None
+    unit_id: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.objects is not None:
+            found.append(AuditEvent.object_id.in_(self.objects))
+        if self.user_id is not None:
+            found.append(AuditEvent.actor_user_id == self.user_id)
+        if self.unit_id is not None:
+            found.append(AuditEvent.actor_unit_id == self.unit_id)
+        if self.action is not None:
+            found.append(AuditEvent.action == self.action)
+        if self.since is not None:
+            found.append(AuditEvent.at >= self.since)
+        if self.until is not None:
+            found.append(AuditEvent.at < self.until)
+        return found
+
+
+def paris_day_bounds(first: date | None, last: date | None) -> tuple[datetime | None,
+                                                                   datetime | None]:
+    """The instants that begin `first` and end `last`, calendar days in Paris."""
+    since = None if first is None else datetime.combine(first, time(0), PARIS)
+    until = None if last is None else datetime.combine(last + timedelta(days=1), time(0), PARIS)
+    return since, until
+
+
+@dataclass(frozen=True)
+class PersonMatch:
+    persons: tuple[str, ...]
+    objects: tuple[str, ...]
+
+
+def person_records(session: Session, keystore: KeyStore, name: str,
+                   birth_date: date) -> PersonMatch:
+    """The persons whose last name or birth name and birth date are these (through the blind
+    index: nothing typed is stored or compared in clear), and the public ids of everything
+    that is theirs."""
+    index = blind_index(keystore, name, birth_date.isoformat())
+    people = session.execute(
+        select(Person.id, Person.public_id)
+        .where(or_(Person.index_name_birth == index, Person.index_birth_name_birth == index))
+        .order_by(Person.id)
+    ).all()
+    person_ids = [row.id for row in people]
+    if not person_ids:
+        return PersonMatch((), ())
+    objects = [row.public_id for row in people]
+    fiche_ids: list[int] = []
+    for model, bucket in ((Fiche, fiche_ids), (Consent, None), (Accompaniment, None)):
+        rows = session.execute(
+            select(model.id, model.public_id).where(model.person_id.in_(person_ids))).all()
+        objects.extend(row.public_id for row in rows)
+        if bucket is not None:
+            bucket.extend(row.id for row in rows)
+    consent_ids = select(Consent.id).where(Consent.person_id.in_(person_ids))
+    accompaniment_ids = select(Accompaniment.id).where(Accompaniment.person_id.in_(person_ids))
+    objects.extend(session.scalars(select(Document.public_id).where(or_(
+        Document.fiche_id.in_(fiche_ids), Document.consent_id.in_(consent_ids),
+        Document.accompaniment_id.in_(accompaniment_ids)))))
+    objects.extend(session.scalars(select(Receipt.public_id)
+                                   .where(Receipt.fiche_id.in_(fiche_ids))))
+    return PersonMatch(tuple(row.public_id for row in people), tuple(dict.fromkeys(objects)))
+
+
+def user_public_id(session: Session, username: str) -> str | None:
+    return session.scalar(select(User.public_id).where(User.username == username.strip()))
+
+
+@dataclass(frozen=True)
+class Line:
+    """One event as the DPO sees it."""
+
+    seq: int
+    at: datetime
+    role: str
+    unit: str
+    action: str
+    object_type: str
+    outcome: str
+    purpose: str
+
+    @property
+    def when(self) -> str:
+        return self.at.astimezone(PARIS).strftime("%d/%m/%Y %H:%M:%S")
+
+    def cells(self) -> tuple[str, ...]:
+        return (str(self.seq), self.when, self.role, self.unit, self.action, self.object_type,
+                self.outcome, self.purpose)
+
+
+_COLUMNS = (AuditEvent.seq, AuditEvent.at, AuditEvent.actor_user_id, AuditEvent.actor_role,
+            AuditEvent.actor_unit_id, AuditEvent.action, AuditEvent.object_type,
+            AuditEvent.outcome, AuditEvent.purpose)
+
+
+def _rows(session: Session, criteria: Criteria, before: int | None, size: int) -> list[Any]:
+    if criteria.objects == ():
+        return []
+    query = select(*_COLUMNS).where(*criteria.conditions())
+    if before is not None:
+        query = query.where(AuditEvent.seq < before)
+    return list(session.execute(query.order_by(AuditEvent.seq.desc()).limit(size)).all())
+
+
+def _lines(session: Session, rows: Iterable[Any]) -> list[Line]:
+    rows = list(rows)
+    unit_ids = {row.actor_unit_id for row in rows if row.actor_unit_id}
+    names = dict(session.execute(select(Unit.public_id, Unit.name)
+                                 .where(Unit.public_id.in_(unit_ids))).all()) if unit_ids else {}
+    return [
+        Line(
+            seq=row.seq, at=row.at,
+            role=_role_label(row.actor_role, row.actor_user_id),
+            unit=names.get(row.actor_unit_id, "Structure inconnue") if row.actor_unit_id
+            else "—",
+            action=action_label(row.action),
+            object_type=OBJECT_LABELS.get(row.object_type or "", row.object_type or "—"),
+            outcome=OUTCOME_LABELS.get(row.outcome, row.outcome),
+            purpose=PURPOSE_LABELS.get(row.purpose or "", row.purpose or "—"),
+        )
+        for row in rows
+    ]
+
+
+def _role_label(role: str | None, user_id: str | None) -> str:
+    if role is not None:
+        return _ROLE_LABELS.get(role, role)
+    return "Plusieurs rôles" if user_id is not None else "—"
+
+
+@dataclass(frozen=True)
+class Page:
+    lines: list[Line]
+    next_before: int | None
+
+
+def page(session: Session, criteria: Criteria, before: int | None = None,
+         size: int = PAGE_SIZE) -> Page:
+    """One page, newest first, of the events older than `before` (None: from the newest)."""
+    rows = _rows(session, criteria, before, size + 1)
+    more = len(rows) > size
+    rows = rows[:size]
+    return Page(_lines(session, rows), rows[-1].seq if more and rows else None)
+
+
+def export_batches(db: Database, criteria: Criteria,
+                   batch: int = EXPORT_BATCH) -> Iterator[list[Line]]:
+    """Every matching event, newest first, a batch per short transaction (a slow download
+    never holds the database); the upper bound is the head when the export starts."""
+    with db.unit_of_work() as session:
+        head = session.scalar(select(AuditHead.seq).where(AuditHead.id == 1)) or 0
+    before: int | None = head + 1
+    while before is not None:
+        with db.unit_of_work() as session:
+            rows = _rows(session, criteria, before, batch)
+            lines = _lines(session, rows)
+        if lines:
+            yield lines
+        before = rows[-1].seq if len(rows) == batch else None
+
+
+def csv_cell(value: str) -> str:
+    """A cell a spreadsheet will not run: text starting with =, +, -, @ (or a tab or a
+    carriage return, which some read before them) gets a leading apostrophe."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def csv_chunks(batches: Iterable[list[Line]]) -> Iterator[str]:
+    """The CSV export: UTF-8 with a byte order mark and semicolons, as French spreadsheets
+    open it; each batch of lines becomes one chunk of the streamed response."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    yield "\ufeff" + buffer.getvalue()
+    for lines in batches:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows([csv_cell(cell) for cell in line.cells()] for line in lines)
+        yield buffer.getvalue()

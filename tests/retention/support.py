@@ -1,0 +1,146 @@
+"""What the retention tests share: fiches built through the real use cases, a sweep as of a
+given day, and looks into what is left (rows, blobs, epoch keys)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from exchange import audit, consents, persons
+from exchange.domain.clock import PARIS
+from exchange.domain.vocabulary import FicheKind
+from exchange.fiches import decisions, drafts, reading, sending, signing
+from exchange.models.documents import Document, KeyWrap
+from exchange.models.fiches import Accompaniment, Fiche, Receipt
+from exchange.models.org import Convention, ConventionAmendment, Institution, Unit
+from exchange.models.people import Consent, Person
+from exchange.policy import visible_fiche
+from retention.horizons import Sealing
+from retention.models import DoomedBlob
+from retention.sweep import SweepResult, run_sweep
+from tests.fiches.support import (
+    FIELDS,
+    IDENTITY,
+    acting_as,
+    persons_context,
+    sent,
+    services_of,
+    small_pdf,
+)
+
+TARN = "Convention cadre — approche globale de l'accompagnement, Tarn-et-Garonne"
+TARN_END = date(2027, 12, 31)
+MDS = "MDS de Montauban"
+DEPARTEMENT = "Département de Tarn-et-Garonne"
+
+
+def noon(day: date) -> datetime:
+    return datetime.combine(day, time(12, 0), PARIS).astimezone(UTC)
+
+
+def sweep(app: Flask, day: date, **kwargs: Any) -> SweepResult:
+    return run_sweep(services_of(app), noon(day), **kwargs)
+
+
+@dataclass(frozen=True)
+class Built:
+    person: str
+    fiche: str
+
+
+def axe2_sent(app: Flask) -> Built:
+    """An axe 2 orientation from ts.montauban to France Travail, sent (tests.fiches)."""
+    prepared = sent(app)
+    return Built(prepared.person, prepared.fiche)
+
+
+def axe3_sent(app: Flask, identity: Any = IDENTITY) -> Built:
+    """An axe 3 orientation from the advisor cft.montauban to the MDS de Montauban: person,
+    consent, draft with an attachment, signed and sent — each through the use cases."""
+    with acting_as(app, "cft.montauban") as ctx:
+        pctx = persons_context(ctx)
+        person = persons.create_person(pctx, identity)
+        consents.record_consent(
+            pctx, person, axis="3",
+            recipient=ctx.session.scalar(select(Institution.public_id).where(
+                Institution.name == DEPARTEMENT)),
+            notice_version="1", method="in_person_attestation", attestation=True,
+            collected_on=ctx.svc.clock.today().isoformat(), paper_form=None)
+        unit = ctx.session.scalar(select(Unit.public_id).where(Unit.name == MDS))
+        assert unit is not None
+        fiche = drafts.start_draft(ctx, person, FicheKind.ORIENTATION_AXE3, unit)
+        drafts.save_draft(ctx, fiche, dict(FIELDS))
+        drafts.add_attachment(ctx, fiche, "attestation.pdf", "application/pdf",
+                              small_pdf("Attestation axe 3"))
+        signing.sign(ctx, fiche)
+        built = Built(person.public_id, fiche.public_id)
+    with acting_as(app, "cft.montauban") as ctx:
+        sending.send(ctx, visible_fiche(ctx.session, ctx.user, built.fiche))
+    return built
+
+
+def declined(app: Flask) -> Built:
+    built = axe2_sent(app)
+    with acting_as(app, "cft.montauban") as ctx:
+        fiche = visible_fiche(ctx.session, ctx.user, built.fiche)
+        reading.open_fiche(ctx, fiche, "party")
+        decisions.acknowledge(ctx, fiche)
+        decisions.decline(ctx, fiche, "caseload_full", "Plus de place ce trimestre.")
+    return built
+
+
+def amend(app: Flask, new_end: date) -> None:
+    """An avenant, as the admin screen records it (row + audit event)."""
+    svc = services_of(app)
+    with svc.db.unit_of_work() as s:
+        convention = s.scalar(select(Convention).where(Convention.title == TARN))
+        assert convention is not None
+        s.add(ConventionAmendment(convention_id=convention.id, signed_on=svc.clock.today(),
+                                  new_end_date=new_end, note="", created_at=svc.clock.now()))
+        s.flush()
+        audit.record(s, "convention.amended", at=svc.clock.now(), object_type="convention",
+                     object_id=convention.public_id)
+
+
+def sealing(app: Flask, session: Any, today: date) -> Sealing:
+    svc = services_of(app)
+    return Sealing(svc.documents(session), svc.personal(session), today)
+
+
+def counts(app: Flask) -> dict[str, int]:
+    with services_of(app).db.unit_of_work() as s:
+        return {name: int(s.scalar(select(func.count()).select_from(model)) or 0)
+                for name, model in (("persons", Person), ("consents", Consent),
+                                    ("fiches", Fiche), ("documents", Document),
+                                    ("key_wraps", KeyWrap), ("receipts", Receipt),
+                                    ("accompaniments", Accompaniment),
+                                    ("doomed", DoomedBlob))}
+
+
+def exists(app: Flask, model: Any, public_id: str) -> bool:
+    with services_of(app).db.unit_of_work() as s:
+        return s.scalar(select(model.id).where(model.public_id == public_id)) is not None
+
+
+def horizon_of(app: Flask, model: Any, public_id: str) -> date | None:
+    with services_of(app).db.unit_of_work() as s:
+        value = s.scalar(select(model.horizon).where(model.public_id == public_id))
+        return value if isinstance(value, date) else None
+
+
+def blob_files(app: Flask) -> set[str]:
+    root = services_of(app).settings.blob_dir
+    return {p.name for p in root.rglob("*") if p.is_file()}
+
+
+def fiche_blobs(app: Flask, fiche_pid: str) -> dict[str, bytes]:
+    """The fiche's blob names and ciphertexts."""
+    svc = services_of(app)
+    with svc.db.unit_of_work() as s:
+        names = list(s.scalars(select(Document.blob).join(Fiche, Document.fiche_id == Fiche.id)
+                               .where(Fiche.public_id == fiche_pid)))
+    return {name: svc.blobs.get(name) for name in names}
