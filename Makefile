@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 DEMO   := LIAISON_MODE=demo
 
-.PHONY: run install install-dev system-packages test test-postgres lint unit bench clean
+.PHONY: run serve-prod install install-dev system-packages browser-deps test test-postgres lint unit bench clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,26 +26,39 @@ install-dev: $(VENV)/.dev-installed
 system-packages:
 	bash scripts/system-packages.sh
 
+# axe-core for the browser tests' accessibility audit, at the version and hash of the lockfile.
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+
+$(AXE): tests/browser/package-lock.json | system-packages
+	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+	touch $@
+
+browser-deps: $(AXE)
+
 run: install
 	$(DEMO) $(FLASK) db upgrade
 	$(DEMO) $(FLASK) demo seed --if-empty
 	$(DEMO) $(BIN)/gunicorn --bind 127.0.0.1:5000 --workers 2 --access-logfile - wsgi:app
 
+# Production: settings from the environment (DEPLOYMENT.md), gunicorn configured by gunicorn.conf.py.
+serve-prod: install
+	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy exchange/domain keys retention
 
-unit: install-dev system-packages
+unit: install-dev system-packages browser-deps
 	$(BIN)/python -m pytest -q
 
 test: lint unit
 
 # The whole suite again, against a throwaway PostgreSQL cluster on a local socket.
-test-postgres: install-dev system-packages
+test-postgres: install-dev system-packages browser-deps
 	bash scripts/with-postgres.sh $(BIN)/python -m pytest -q
 
 bench: install-dev
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/browser/node_modules

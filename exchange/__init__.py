@@ -50,6 +50,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         MAX_CONTENT_LENGTH=settings.max_attachment_bytes * 3,
         TEMPLATES_AUTO_RELOAD=False,
     )
+    from exchange import logs
+
+    if settings.log_format == "json":
+        logs.configure()  # before the scheduler starts, so its lines are JSON too
     services = _Services.build(settings, clock or SystemClock())
     app.extensions["liaison"] = services
     if settings.demo:
@@ -60,6 +64,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             from exchange import scheduler
 
             app.extensions["liaison.scheduler"] = scheduler.start(services)
+    logs.init_request_ids(app, log_requests=settings.log_format == "json")
     init_web(app, services)
     from exchange.cli import init_cli
 
@@ -79,5 +84,6 @@ def _check_keys_at_start(services: Services) -> None:
             with services.db.unit_of_work() as session:
                 services.check_master(session)
     except KeysError as exc:
+        services.db.dispose()
         print(f"Démarrage refusé : {exc}", file=sys.stderr)
         raise

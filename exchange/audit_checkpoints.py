@@ -29,9 +29,11 @@ The first line is exactly the header; then exactly these fields, in this order, 
 "name: value". Lines starting with "#" and blank lines are ignored. The readable fields are
 for people: on import they must equal the signed payload, which alone is trusted.
 
-Verification (`verify_chain_and_checkpoints`) checks every stored checkpoint's signature, takes
-the latest purge checkpoint as the start of the chain, walks the events from there, and
-compares each checkpoint's head with the hash found at its seq. A checkpoint whose seq lies
+Verification (`verify_chain_and_checkpoints`) takes the latest purge checkpoint as the start of
+the chain, walks the events from there, and compares each checkpoint's head with the hash
+found at its seq. It checks the signatures of the purge checkpoint and of the most recent one
+(whose signed head vouches, through the chain, for every event before it), and every signature
+as soon as something does not match, or when asked (`flask audit verify --all-signatures`). A checkpoint whose seq lies
 before the purge cut is reported "antérieur à la purge": nothing remains to compare it with,
 which is not a failure. A checkpoint beyond the end of the log means the log was truncated; a
 different hash at its seq, that the log was rewritten. The report names the first event or
@@ -43,6 +45,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -51,6 +54,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from exchange import audit
@@ -67,6 +71,8 @@ from keys.manifest import (
     verify_with_key,
 )
 from keys.store import KeyStore
+
+log = logging.getLogger("liaison.audit")
 
 KINDS = ("periodic", "manual", "prune")
 DOCUMENT_TYPE = "audit-checkpoint"
@@ -100,7 +106,7 @@ class Checkpoint:
         return f"le point de contrôle n° {self.row_id} (événement n° {self.seq})"
 
 
-def _document(seq: int, head: str, at: datetime, kind: str) -> dict[str, Any]:
+def checkpoint_document(seq: int, head: str, at: datetime, kind: str) -> dict[str, Any]:
     return {"type": DOCUMENT_TYPE, "seq": seq, "head": head,
             "at": audit.format_at(at), "kind": kind}
 
@@ -144,7 +150,7 @@ class _Signatures:
         return _checked_document(document)
 
 
-def _from_row(signatures: _Signatures, row: AuditCheckpoint) -> Checkpoint:
+def _from_row(signatures: _Signatures, row: Any) -> Checkpoint:
     try:
         signed = SignedManifest.from_bytes(row.signed)
     except SignatureInvalid:
@@ -176,7 +182,7 @@ def write_checkpoint(svc: Services, session: Session, kind: str, seq: int,
     if kind not in KINDS:
         raise ValueError(f"unknown checkpoint kind {kind!r}")
     now = svc.clock.now()
-    signed = sign_platform(svc.keystore(session), _document(seq, head, now, kind))
+    signed = sign_platform(svc.keystore(session), checkpoint_document(seq, head, now, kind))
     row = AuditCheckpoint(seq=seq, head=head, kind=kind, created_at=now,
                           signed=signed.to_bytes())
     session.add(row)
@@ -302,6 +308,8 @@ class ChainReport:
     culprit: str = ""
     reason: str = ""
     note: str = ""
+    signatures: int = 0
+    every_signature: bool = False
 
     def describe(self) -> str:
         if not self.ok:
@@ -311,7 +319,9 @@ class ChainReport:
             parts.append(f"depuis la purge au n° {self.base}")
         text = ", ".join(parts)
         text += (f" ; {self.checkpoints} point(s) de contrôle concordant(s)"
-                 f", {self.before_purge} antérieur(s) à la purge.")
+                 f", {self.before_purge} antérieur(s) à la purge ; ")
+        text += ("toutes leurs signatures vérifiées." if self.every_signature else
+                 f"{self.signatures} signature(s) vérifiée(s) (purge, plus récent).")
         return text + (f" {self.note}" if self.note else "")
 
 
@@ -323,13 +333,15 @@ class _Problem:
 
 
 def verify_chain_and_checkpoints(session: Session, keystore: KeyStore, *,
-                                 stop: int | None = None) -> ChainReport:
+                                 stop: int | None = None,
+                                 every_signature: bool = False) -> ChainReport:
     """The stored chain against every stored checkpoint (module docstring). With `stop`, only
     the events up to `stop` and the checkpoints up to it (the purge checks what it cuts)."""
-    return _verify(session, _Signatures(keystore), (), stop)
+    return _Verifier(session, _Signatures(keystore), (), stop).run(every_signature)
 
 
-def verify_against_exported(session: Session, keystore: KeyStore, text: str) -> ChainReport:
+def verify_against_exported(session: Session, keystore: KeyStore, text: str, *,
+                            every_signature: bool = False) -> ChainReport:
     """The stored chain and checkpoints, and the exported checkpoint `text` (truncation: the
     log ends before its seq; rewriting: the hash at its seq differs). An exported checkpoint
     must also still be among the stored ones, which nothing may delete."""
@@ -341,7 +353,7 @@ def verify_against_exported(session: Session, keystore: KeyStore, text: str) -> 
         return ChainReport(False, 0, 0, 0, 0, 0, None, "le fichier de point de contrôle",
                            str(exc))
     exported = Checkpoint(seq, head, at, kind, signed)
-    report = _verify(session, signatures, [exported], None)
+    report = _Verifier(session, signatures, [exported], None).run(every_signature)
     stored = signed.to_bytes()
     if report.ok and not session.scalar(
             select(func.count()).select_from(AuditCheckpoint)
@@ -357,45 +369,122 @@ def verify_against_exported(session: Session, keystore: KeyStore, text: str) -> 
     return report
 
 
-def _verify(session: Session, signatures: _Signatures, exported: Sequence[Checkpoint],
-            stop: int | None) -> ChainReport:
-    problems: list[_Problem] = []
-    stored: list[Checkpoint] = []
-    for row in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq,
-                                                                AuditCheckpoint.id)):
-        if stop is not None and row.seq > stop:
-            continue
-        try:
-            stored.append(_from_row(signatures, row))
-        except CheckpointInvalid as exc:
-            problems.append(_Problem(row.seq, f"le point de contrôle n° {row.id} (événement "
-                                              f"n° {row.seq})", str(exc)))
-    checkpoints = [*stored, *exported]
-    purges = [c for c in stored if c.kind == "prune"]
-    base = max(purges, key=lambda c: c.seq, default=None)
-    start = (1, audit.GENESIS) if base is None else (base.seq + 1, base.head)
-    head_seq = session.scalar(select(AuditHead.seq).where(AuditHead.id == 1)) or 0
-    last = head_seq if stop is None else min(stop, head_seq)
-    marks = {c.seq for c in checkpoints if start[0] <= c.seq <= last}
-    walk = audit.verify(session, start, stop=stop, marks=marks)
-    if not walk.ok:
-        assert walk.first_bad_seq is not None
-        problems.append(_Problem(walk.first_bad_seq, f"l'événement n° {walk.first_bad_seq}",
-                                 walk.reason))
-    matched = before_purge = 0
-    for checkpoint in checkpoints:
-        problem = _compare(checkpoint, start, head_seq, walk.seen)
-        if isinstance(problem, _Problem):
-            problems.append(problem)
-        elif problem == "before":
-            before_purge += 1
-        elif problem == "match":
-            matched += 1
-    if problems:
-        first = min(problems, key=lambda p: p.seq)
-        return ChainReport(False, walk.events, matched, before_purge, start[0] - 1, head_seq,
-                           first.seq, first.culprit, first.reason)
-    return ChainReport(True, walk.events, matched, before_purge, start[0] - 1, head_seq)
+class _Verifier:
+    """One verification. Ed25519 costs far more than hashing an event, and a year of hourly
+    checkpoints is some 8,760 of them, so by default only the signatures that carry the
+    proof are checked: the purge checkpoint the chain starts from, and the most recent
+    checkpoint, whose signed head authenticates, through the chain, every event before it.
+    Every checkpoint's head is still compared with the chain. As soon as anything does not
+    match, every signature is checked, so that the first culprit is named correctly (a forged
+    checkpoint row, rather than a rewritten log). `every_signature` checks them all anyway."""
+
+    def __init__(self, session: Session, signatures: _Signatures,
+                 exported: Sequence[Checkpoint], stop: int | None) -> None:
+        self.session = session
+        self.signatures = signatures
+        self.exported = list(exported)
+        self.stop = stop
+        self.rows = [row for row in session.execute(
+            select(AuditCheckpoint.id, AuditCheckpoint.seq, AuditCheckpoint.head,
+                   AuditCheckpoint.kind, AuditCheckpoint.signed)
+            .order_by(AuditCheckpoint.seq, AuditCheckpoint.id)) if stop is None or row.seq <= stop]
+        self.head_seq = session.scalar(select(AuditHead.seq).where(AuditHead.id == 1)) or 0
+        self.last = self.head_seq if stop is None else min(stop, self.head_seq)
+        self._checked: dict[int, Checkpoint | CheckpointInvalid] = {}
+        self._walks: dict[tuple[int, str], audit.Verification] = {}
+
+    def check(self, row: Any) -> Checkpoint | CheckpointInvalid:
+        if row.id not in self._checked:
+            try:
+                self._checked[row.id] = _from_row(self.signatures, row)
+            except CheckpointInvalid as exc:
+                self._checked[row.id] = exc
+        return self._checked[row.id]
+
+    def walk(self, start: tuple[int, str]) -> audit.Verification:
+        if start not in self._walks:
+            marks = {row.seq for row in self.rows} | {c.seq for c in self.exported}
+            marks = {seq for seq in marks if start[0] <= seq <= self.last}
+            self._walks[start] = audit.verify(self.session, start, stop=self.stop, marks=marks)
+        return self._walks[start]
+
+    def run(self, every_signature: bool) -> ChainReport:
+        if not every_signature:
+            report = self._fast()
+            if report is not None:
+                return report
+        return self._thorough()
+
+    def _fast(self) -> ChainReport | None:
+        """None when anything is amiss: the thorough pass then finds and names it."""
+        prunes = [row for row in self.rows if row.kind == "prune"]
+        base = None
+        if prunes:
+            base = self.check(prunes[-1])
+            if isinstance(base, CheckpointInvalid):
+                return None
+        start = (1, audit.GENESIS) if base is None else (base.seq + 1, base.head)
+        walk = self.walk(start)
+        if not walk.ok:
+            return None
+        current = [row for row in self.rows if row.seq >= start[0] - 1]
+        if current:
+            anchor = self.check(current[-1])
+            if isinstance(anchor, CheckpointInvalid):
+                return None
+        matched, before = self._compare(
+            [Checkpoint(row.seq, row.head, "", row.kind, _UNREAD, row.id) for row in self.rows]
+            + self.exported, start, walk, [])
+        if matched is None:
+            return None
+        return ChainReport(True, walk.events, matched, before, start[0] - 1, self.head_seq,
+                           signatures=len(self._checked) + len(self.exported))
+
+    def _thorough(self) -> ChainReport:
+        problems: list[_Problem] = []
+        stored: list[Checkpoint] = []
+        for row in self.rows:
+            found = self.check(row)
+            if isinstance(found, CheckpointInvalid):
+                problems.append(_Problem(row.seq, f"le point de contrôle n° {row.id} "
+                                                  f"(événement n° {row.seq})", str(found)))
+            else:
+                stored.append(found)
+        base = max((c for c in stored if c.kind == "prune"), key=lambda c: c.seq, default=None)
+        start = (1, audit.GENESIS) if base is None else (base.seq + 1, base.head)
+        walk = self.walk(start)
+        if not walk.ok:
+            assert walk.first_bad_seq is not None
+            problems.append(_Problem(walk.first_bad_seq, f"l'événement n° {walk.first_bad_seq}",
+                                     walk.reason))
+        matched, before = self._compare([*stored, *self.exported], start, walk, problems)
+        common = (walk.events, matched or 0, before, start[0] - 1, self.head_seq)
+        if problems:
+            first = min(problems, key=lambda p: p.seq)
+            return ChainReport(False, *common, first.seq, first.culprit, first.reason,
+                               signatures=len(self._checked), every_signature=True)
+        return ChainReport(True, *common, signatures=len(self._checked) + len(self.exported),
+                           every_signature=True)
+
+    def _compare(self, checkpoints: list[Checkpoint], start: tuple[int, str],
+                 walk: audit.Verification, problems: list[_Problem]) -> tuple[int | None, int]:
+        """(matched, before the purge); matched is None when a problem was appended."""
+        matched = before = 0
+        failed = False
+        for checkpoint in checkpoints:
+            problem = _compare(checkpoint, start, self.head_seq, walk.seen)
+            if isinstance(problem, _Problem):
+                problems.append(problem)
+                failed = True
+            elif problem == "before":
+                before += 1
+            elif problem == "match":
+                matched += 1
+        return (None if failed else matched), before
+
+
+_UNREAD = SignedManifest(b"", b"", "", 0)
+"""Stands for the signature of a stored checkpoint compared by its columns only."""
 
 
 def _compare(checkpoint: Checkpoint, start: tuple[int, str], head_seq: int,
@@ -440,17 +529,24 @@ def last_outcome(session: Session) -> dict[str, Any] | None:
 
 
 def verify_and_record(svc: Services, session: Session, text: str | None = None, *,
-                      actor: audit.Actor = audit.SYSTEM,
-                      address: str | None = None) -> ChainReport:
+                      actor: audit.Actor = audit.SYSTEM, address: str | None = None,
+                      every_signature: bool = False) -> ChainReport:
     """What `flask audit verify` and the DPO's button do: verify, record the outcome as an
     event and as the panel's last verification."""
     keystore = svc.keystore(session)
-    report = (verify_chain_and_checkpoints(session, keystore) if text is None
-              else verify_against_exported(session, keystore, text))
+    report = (verify_chain_and_checkpoints(session, keystore, every_signature=every_signature)
+              if text is None else
+              verify_against_exported(session, keystore, text, every_signature=every_signature))
     now = svc.clock.now()
-    audit.record(session, "audit.verified", at=now, actor=actor,
-                 outcome="success" if report.ok else "failure",
-                 object_type="audit_chain", object_id=str(report.events), address=address)
+    try:
+        with session.begin_nested():
+            audit.record(session, "audit.verified", at=now, actor=actor,
+                         outcome="success" if report.ok else "failure",
+                         object_type="audit_chain", object_id=str(report.events),
+                         address=address)
+    except IntegrityError:
+        # A head moved back over existing events: appending collides. The report says so.
+        log.error("audit: the verification could not be recorded, the chain head is broken")
     store_outcome(session, report, now)
     return report
 

@@ -3,9 +3,12 @@
 A person is found through the blind index (the DPO types a last name, or birth name, and a
 birth date; neither is kept), then stands for their public id and those of their consents,
 fiches, accompaniments, documents and receipts: the events whose object is one of them are the
-person's. Pages run in sequence order, newest first, 50 events at a time, keyed by the last
-sequence number shown (`WHERE seq < :before ORDER BY seq DESC LIMIT 50`), so a page costs the
-same on the first or the millionth event.
+person's. Pages run newest first, 50 events at a time, keyed by the time and sequence number of
+the last event shown (`WHERE (at, seq) < (:at, :seq) ORDER BY at DESC, seq DESC LIMIT 50`):
+with the (criterion, at, seq) indexes, a page is one index range whatever the criterion, the
+period and the depth. Ordering by time rather than by sequence number alone keeps a period
+search exact and fast even where times and sequence numbers disagree (clocks of several
+instances); the sequence number breaks ties and is what the "next page" button carries.
 
 The DPO sees metadata only: when, the actor's role and unit, the action, the type of object,
 the outcome and the purpose — never the content of a fiche, nor the actor's or person's name.
@@ -16,11 +19,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, bindparam, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from exchange.db import Database
@@ -144,8 +147,11 @@ class Criteria:
     action: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    upto: int | None = None
+    """The last sequence number considered (an export stops at the head it started from)."""
 
-    def conditions(self) -> list[ColumnElement[bool]]:
+    def conditions(self, key: tuple[datetime, int] | None = None) -> list[ColumnElement[bool]]:
+        """The WHERE clause; `key` is the (at, seq) of the last event already shown."""
         found: list[ColumnElement[bool]] = []
         if self.objects is not None:
             found.append(AuditEvent.object_id.in_(self.objects))
@@ -155,9 +161,17 @@ class Criteria:
             found.append(AuditEvent.actor_unit_id == self.unit_id)
         if self.action is not None:
             found.append(AuditEvent.action == self.action)
+        if self.upto is not None:
+            found.append(AuditEvent.seq <= self.upto)
         if self.since is not None:
             found.append(AuditEvent.at >= self.since)
-        if self.until is not None:
+        if key is not None:
+            # Also as a plain upper bound on `at`, which the index range uses (a row value
+            # alone would be filtered row by row from the top of the period down).
+            found.append(AuditEvent.at <= key[0])
+            found.append(tuple_(AuditEvent.at, AuditEvent.seq) < tuple_(
+                bindparam(None, key[0], type_=AuditEvent.at.type), key[1]))
+        if self.until is not None and (key is None or self.until <= key[0]):
             found.append(AuditEvent.at < self.until)
         return found
 
@@ -240,12 +254,18 @@ _COLUMNS = (AuditEvent.seq, AuditEvent.at, AuditEvent.actor_user_id, AuditEvent.
 
 
 def _rows(session: Session, criteria: Criteria, before: int | None, size: int) -> list[Any]:
+    """Up to `size` matching events, newest first, after event `before` (None: the newest)."""
     if criteria.objects == ():
         return []
-    query = select(*_COLUMNS).where(*criteria.conditions())
+    key = None
     if before is not None:
-        query = query.where(AuditEvent.seq < before)
-    return list(session.execute(query.order_by(AuditEvent.seq.desc()).limit(size)).all())
+        at = session.scalar(select(AuditEvent.at).where(AuditEvent.seq == before))
+        if at is None:  # gone (purged): start again from the newest
+            return _rows(session, criteria, None, size)
+        key = (at, before)
+    query = (select(*_COLUMNS).where(*criteria.conditions(key))
+             .order_by(AuditEvent.at.desc(), AuditEvent.seq.desc()).limit(size))
+    return list(session.execute(query).all())
 
 
 def _lines(session: Session, rows: Iterable[Any]) -> list[Line]:
@@ -292,17 +312,20 @@ def page(session: Session, criteria: Criteria, before: int | None = None,
 def export_batches(db: Database, criteria: Criteria,
                    batch: int = EXPORT_BATCH) -> Iterator[list[Line]]:
     """Every matching event, newest first, a batch per short transaction (a slow download
-    never holds the database); the upper bound is the head when the export starts."""
+    never holds the database); events appended during the export are left out."""
     with db.unit_of_work() as session:
         head = session.scalar(select(AuditHead.seq).where(AuditHead.id == 1)) or 0
-    before: int | None = head + 1
-    while before is not None:
+    bounded = replace(criteria, upto=head)
+    before: int | None = None
+    while True:
         with db.unit_of_work() as session:
-            rows = _rows(session, criteria, before, batch)
+            rows = _rows(session, bounded, before, batch)
             lines = _lines(session, rows)
         if lines:
             yield lines
-        before = rows[-1].seq if len(rows) == batch else None
+        if len(rows) < batch:
+            return
+        before = rows[-1].seq
 
 
 def csv_cell(value: str) -> str:

@@ -9,6 +9,10 @@ Blobs written inside a database transaction are registered on the SQLAlchemy ses
 transaction rolls back, they are removed; blobs deleted inside a transaction are removed only
 once it commits. A process killed in between leaves at most unreferenced files, which
 `orphans()` finds.
+
+`BlobStore` is the whole interface the portal uses; `FolderBlobStore` (here) and `S3BlobStore`
+(`exchange.blobs_s3`, an S3-compatible object store for multi-host deployments) implement it.
+Both only ever receive ciphertext.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -40,14 +45,36 @@ def new_name() -> str:
     return secrets.token_hex(16)
 
 
+def check_name(name: str) -> str:
+    """A blob name is 32 to 64 lowercase hex digits, so it can never name a path or a key
+    outside the store."""
+    if not _NAME.match(name):
+        raise BlobError("invalid blob name")
+    return name
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    """Where ciphertexts live, under random names. Failures raise BlobError (BlobNotFound for
+    a missing blob on `get`); deleting a missing blob is not an error."""
+
+    def put(self, name: str, data: bytes) -> None: ...
+
+    def get(self, name: str) -> bytes: ...
+
+    def exists(self, name: str) -> bool: ...
+
+    def delete(self, name: str) -> None: ...
+
+    def names(self) -> Iterator[str]: ...
+
+
 class FolderBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
 
     def _path(self, name: str) -> Path:
-        if not _NAME.match(name):
-            raise BlobError("invalid blob name")
-        return self.root / name[:2] / name
+        return self.root / check_name(name)[:2] / name
 
     def put(self, name: str, data: bytes) -> None:
         path = self._path(name)
@@ -108,7 +135,7 @@ PENDING = "liaison.blobs.written"
 DOOMED = "liaison.blobs.doomed"
 
 
-def write_in_transaction(session: Session, store: FolderBlobStore, data: bytes) -> str:
+def write_in_transaction(session: Session, store: BlobStore, data: bytes) -> str:
     """Write a blob that lives only if `session` commits."""
     name = new_name()
     store.put(name, data)
@@ -116,11 +143,11 @@ def write_in_transaction(session: Session, store: FolderBlobStore, data: bytes) 
     return name
 
 
-def delete_after_commit(session: Session, store: FolderBlobStore, name: str) -> None:
+def delete_after_commit(session: Session, store: BlobStore, name: str) -> None:
     session.info.setdefault(DOOMED, []).append((store, name))
 
 
-def _remove(blobs: list[tuple[FolderBlobStore, str]]) -> None:
+def _remove(blobs: list[tuple[BlobStore, str]]) -> None:
     for store, name in blobs:
         try:
             store.delete(name)

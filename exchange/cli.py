@@ -111,7 +111,10 @@ def keys_status() -> None:
 @click.option("--checkpoint", "checkpoint", default=None,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Point de contrôle exporté (fichier texte) à confronter au journal.")
-def audit_verify(checkpoint: Path | None) -> None:
+@click.option("--all-signatures", "every_signature", is_flag=True,
+              help="Vérifier la signature de chaque point de contrôle, pas seulement celles "
+                   "de la purge et du plus récent (plus lent).")
+def audit_verify(checkpoint: Path | None, every_signature: bool) -> None:
     """Check the chain and every checkpoint (and an exported one); name the first mismatch."""
     from exchange.audit_checkpoints import verify_and_record
 
@@ -119,7 +122,7 @@ def audit_verify(checkpoint: Path | None) -> None:
     text = None if checkpoint is None else checkpoint.read_text(encoding="utf-8",
                                                                 errors="replace")
     with svc.db.unit_of_work() as session:
-        result = verify_and_record(svc, session, text)
+        result = verify_and_record(svc, session, text, every_signature=every_signature)
     click.echo(result.describe())
     if not result.ok:
         sys.exit(2)
@@ -213,8 +216,9 @@ def demo_totp(username: str) -> None:
 
 
 def init_cli(app: Flask) -> None:
+    from exchange.backup_cli import backup_cli
     from exchange.notify_cli import notify_cli
     from exchange.retention_cli import retention_cli
 
-    for group in (db_cli, keys_cli, audit_cli, demo_cli, notify_cli, retention_cli):
+    for group in (db_cli, keys_cli, audit_cli, demo_cli, notify_cli, retention_cli, backup_cli):
         app.cli.add_command(group)

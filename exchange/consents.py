@@ -280,7 +280,7 @@ def record_consent(
 
 
 def _reader(ctx: Context) -> str:
-    return str(ctx.user.institution.key_owner)  # type: ignore[attr-defined]
+    return ctx.user.institution.key_owner
 
 
 # -- reading -----------------------------------------------------------------------------------

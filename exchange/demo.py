@@ -84,7 +84,11 @@ def demo_totp_secret(username: str) -> str:
 
 
 def seed(svc: Services, *, only_if_empty: bool) -> bool:
+    """Conventions are dated from the current year, so that a demo created any year has
+    conventions in force, shaped like the reference ones (a three-year framework convention;
+    a local convention extended by an amendment)."""
     now = svc.clock.now()
+    year = svc.clock.today().year
     with svc.db.unit_of_work() as s:
         if only_if_empty and s.scalar(select(func.count()).select_from(Institution)):
             return False
@@ -107,22 +111,22 @@ def seed(svc: Services, *, only_if_empty: bool) -> bool:
         tg = Convention(
             title="Convention cadre — approche globale de l'accompagnement, Tarn-et-Garonne",
             institution_a_id=institutions["cd82"].id, institution_b_id=institutions["ft"].id,
-            start_date=date(2025, 1, 1), end_date=date(2027, 12, 31), axis2=True, axis3=True,
-            retention_axis2_months=120, retention_axis3_months=2, grace_days=30,
+            start_date=date(year - 1, 1, 1), end_date=date(year + 1, 12, 31), axis2=True,
+            axis3=True, retention_axis2_months=120, retention_axis3_months=2, grace_days=30,
             countersign_required=True, caseload_target=70, created_at=now,
         )
         lodeve = Convention(
             title="Convention locale de coopération — CIAS Lodévois et Larzac et agence de "
                   "Clermont-l'Hérault",
             institution_a_id=institutions["cias"].id, institution_b_id=institutions["ft"].id,
-            start_date=date(2024, 1, 1), end_date=date(2025, 12, 31), axis2=True, axis3=True,
-            retention_axis2_months=2, retention_axis3_months=2, grace_days=30,
+            start_date=date(year - 2, 1, 1), end_date=date(year - 1, 12, 31), axis2=True,
+            axis3=True, retention_axis2_months=2, retention_axis3_months=2, grace_days=30,
             countersign_required=False, caseload_target=70, created_at=now,
         )
         s.add_all([tg, lodeve])
         s.flush()
-        s.add(ConventionAmendment(convention_id=lodeve.id, signed_on=date(2025, 11, 14),
-                                  new_end_date=date(2026, 12, 31),
+        s.add(ConventionAmendment(convention_id=lodeve.id, signed_on=date(year - 1, 11, 14),
+                                  new_end_date=date(year, 12, 31),
                                   note="Avenant n° 1 : prolongation d'un an", created_at=now))
         box = svc.secret_box(TOTP_BOX)
         for username, name, unit_name, roles in USERS:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from exchange.blobs import BlobError, FolderBlobStore, delete_after_commit, write_in_transaction
+from exchange.blobs import BlobError, BlobStore, delete_after_commit, write_in_transaction
 from exchange.models.documents import Document, KeyWrap
 from exchange.models.types import new_public_id
 from keys.envelope import Envelope, Envelopes, Header, Wrap
@@ -21,7 +21,7 @@ from keys.store import KeyStore
 
 
 class DocumentStore:
-    def __init__(self, session: Session, keystore: KeyStore, blobs: FolderBlobStore) -> None:
+    def __init__(self, session: Session, keystore: KeyStore, blobs: BlobStore) -> None:
         self.session = session
         self.keystore = keystore
         self.blobs = blobs

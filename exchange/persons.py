@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -26,12 +26,12 @@ from sqlalchemy.orm import Session, selectinload
 from exchange.domain.dates import add_months
 from exchange.domain.errors import DomainError
 from exchange.domain.identity import Identity, PersonSearch
-from exchange.models.org import Convention
+from exchange.models.org import Convention, Institution
 from exchange.models.people import Person
 from exchange.models.types import new_public_id
 from exchange.policy import Viewer, person_query, share_person, visible_person
 from exchange.services import Services
-from keys.errors import EnvelopeTampered, KeyDestroyed, KeyNotFound
+from keys.errors import EnvelopeTampered, KeyNotFound
 from keys.personal import PersonalFields, blind_index
 from keys.store import KeyStore
 from retention.policy import epoch_of
@@ -53,14 +53,21 @@ class IdentityUnreadable(DomainError):
     default_message = TAMPERED_MESSAGE
 
 
+class Acting(Viewer, Protocol):
+    """Who acts: what the access policy needs, and the institution (`web.accounts.SignedIn`)."""
+
+    @property
+    def institution(self) -> Institution: ...
+
+
 @dataclass
 class Context:
-    """What a use case works with: the services, the open session, the signed-in user (a
-    `policy.Viewer` with an ``institution``), and the audit recorder."""
+    """What a use case works with: the services, the open session, the signed-in user, and
+    the audit recorder."""
 
     svc: Services
     session: Session
-    user: Viewer
+    user: Acting
     record: Recorder
 
     @cached_property
@@ -73,7 +80,7 @@ class Context:
 
     @property
     def institution_id(self) -> int:
-        return int(self.user.institution.id)  # type: ignore[attr-defined]
+        return self.user.institution.id
 
     def audit(self, action: str, object_type: str, object_id: str,
               outcome: str = "success") -> None:
@@ -256,7 +263,7 @@ def rectify_identity(ctx: Context, person: Person, identity: Identity) -> Person
     ``identity_version`` + 1, indexes recomputed (``person.updated``)."""
     try:
         blob = ctx.personal.encrypt(person.sealed_key, person.public_id, identity.to_fields())
-    except (EnvelopeTampered, KeyDestroyed, KeyNotFound) as exc:
+    except (EnvelopeTampered, KeyNotFound) as exc:
         raise ctx.unreadable("person.updated", "person", person.public_id, exc) from None
     person.identity = blob
     person.identity_version += 1

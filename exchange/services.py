@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exchange.blobs import FolderBlobStore
+from exchange.blobs import BlobStore, FolderBlobStore
 from exchange.db import Database
 from exchange.documents import DocumentStore
 from exchange.domain.clock import Clock
@@ -35,6 +35,7 @@ class Services:
     passwords: Passwords
     throttle: Throttle
     _master: MasterKey | None = None
+    _blobs: BlobStore | None = None
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock) -> Services:
@@ -93,8 +94,15 @@ class Services:
         return self.master.secret_box(purpose)
 
     @property
-    def blobs(self) -> FolderBlobStore:
-        return FolderBlobStore(self.settings.blob_dir)
+    def blobs(self) -> BlobStore:
+        """The object store when LIAISON_BLOB_URL is set (one client, kept), else the folder."""
+        if not self.settings.blob_url:
+            return FolderBlobStore(self.settings.blob_dir)
+        if self._blobs is None:
+            from exchange.blobs_s3 import S3BlobStore
+
+            self._blobs = S3BlobStore.from_url(self.settings.blob_url)
+        return self._blobs
 
     def documents(self, session: Session) -> DocumentStore:
         return DocumentStore(session, self.keystore(session), self.blobs)

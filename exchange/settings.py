@@ -37,6 +37,8 @@ class Settings:
     master_key_file: Path
     epoch_key_dir: Path
     blob_dir: Path
+    blob_url: str = field(default="", repr=False)  # s3://... : an object store replaces blob_dir
+    log_format: str = "plain"  # "json": one JSON line per event on stdout (exchange.logs)
     base_url: str = "http://127.0.0.1:5000"
     smtp_host: str = ""
     smtp_port: int = 25
@@ -109,6 +111,9 @@ def _common(env: Mapping[str, str], instance: Path) -> dict[str, object]:
         "proxy_count": int(env.get("LIAISON_PROXY_COUNT", "0")),
         "scheduler": env.get("LIAISON_SCHEDULER", "1") not in ("0", "false", "no"),
         "blob_dir": Path(env.get("LIAISON_BLOB_DIR", str(instance / "blobs"))),
+        "blob_url": env.get("LIAISON_BLOB_URL", "").strip(),
+        "log_format": env.get("LIAISON_LOG_FORMAT", "plain" if env.get(
+            "LIAISON_MODE", "production").strip().lower() == "demo" else "json").strip().lower(),
     }
     if "LIAISON_MAX_ATTACHMENT_BYTES" in env:
         values["max_attachment_bytes"] = int(env["LIAISON_MAX_ATTACHMENT_BYTES"])

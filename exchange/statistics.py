@@ -13,11 +13,12 @@ million; `exchange.domain.indicators.compute` does the arithmetic.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, case, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from exchange.domain import accompaniment as rules
@@ -178,73 +179,84 @@ def _scope_clause(session: Session, scope: Scope) -> ColumnElement[bool]:
 def aggregates(session: Session, scope: Scope, period: Period, today: date,
                axis: int | None = None) -> Aggregates:
     """The same `Aggregates` as `exchange.domain.indicators.aggregate`, from four GROUP BY
-    queries (docs/indicators.md describes what each counts)."""
+    queries (docs/indicators.md says what each indicator counts).
+
+    Each query filters on ``event`` first and groups by a prefix of the index it reads
+    (`exchange.models.statistics`), so that SQLite streams the groups instead of sorting every
+    row; the finer groups it returns (per convention, month, axis) are summed here."""
     where = [_scope_clause(session, scope)]
     if axis is not None:
         where.append(StatFact.axis == axis)
     in_period = StatFact.month.between(period.first, period.last)
     as_of = period.caseload_month(today)
+    connection = session.connection()  # Core rows: no ORM bookkeeping for thousands of groups
+
+    def rows(query: Select[Any]) -> Iterable[Any]:
+        return connection.execute(query)
+
+    head = (StatFact.event, StatFact.convention_id, StatFact.month, StatFact.axis)
 
     flows: dict[FlowKey, int] = defaultdict(int)
+    parties = (StatFact.sender_institution_id, StatFact.sender_unit_id,
+               StatFact.receiving_institution_id, StatFact.receiving_unit_id)
+    query = select(StatFact.event, *parties, func.count()).where(
+        StatFact.event.in_([e.value for e in ORIENTATION_EVENTS]), *where, in_period,
+    ).group_by(*head, *parties)
+    for event, s_i, s_u, r_i, r_u, n in rows(query):
+        flows[(event, s_i, s_u, r_i, r_u)] += n
+
     declines: dict[str, int] = defaultdict(int)
     exits: dict[str, int] = defaultdict(int)
     midterm: dict[bool, int] = defaultdict(int)
-    positive = renewals = 0
-    events = select(
-        StatFact.event, StatFact.sender_institution_id, StatFact.sender_unit_id,
-        StatFact.receiving_institution_id, StatFact.receiving_unit_id, StatFact.decline_reason,
-        StatFact.exit_reason, StatFact.positive_exit, StatFact.midterm_on_time, func.count(),
-    ).where(*where, in_period, StatFact.event != Event.ENTRY.value).group_by(
-        StatFact.event, StatFact.sender_institution_id, StatFact.sender_unit_id,
-        StatFact.receiving_institution_id, StatFact.receiving_unit_id, StatFact.decline_reason,
-        StatFact.exit_reason, StatFact.positive_exit, StatFact.midterm_on_time)
-    for event, s_i, s_u, r_i, r_u, decline, exit_reason, is_positive, on_time, n in \
-            session.execute(events):
-        if event in ORIENTATION_EVENTS:
-            flows[(event, s_i, s_u, r_i, r_u)] += n
+    by_month: dict[date, int] = defaultdict(int)
+    delays: dict[int, int] = defaultdict(int)
+    rsa: dict[bool, int] = defaultdict(int)
+    within = positive = renewals = 0
+    counted = (StatFact.decline_reason, StatFact.exit_reason, StatFact.positive_exit,
+               StatFact.midterm_on_time, StatFact.delay_days, StatFact.within_21_days,
+               StatFact.rsa_beneficiary)
+    query = select(StatFact.event, StatFact.month, *counted, func.count()).where(
+        StatFact.event.in_([Event.ORIENTATION_DECLINED.value, Event.ENTRY.value,
+                            Event.RENEWAL.value, Event.MIDTERM_DONE.value, Event.EXIT.value]),
+        *where, in_period,
+    ).group_by(*head, *counted)
+    for event, month, decline, reason, is_positive, on_time, days, is_within, is_rsa, n in \
+            rows(query):
         if event == Event.ORIENTATION_DECLINED and decline is not None:
             declines[decline] += n
-        elif event == Event.EXIT and exit_reason is not None:
-            exits[exit_reason] += n
+        elif event == Event.ENTRY:
+            by_month[month] += n
+            if days is not None:
+                delays[days] += n
+            within += n if is_within else 0
+            if is_rsa is not None:
+                rsa[bool(is_rsa)] += n
+        elif event == Event.EXIT and reason is not None:
+            exits[reason] += n
             positive += n if is_positive else 0
         elif event == Event.RENEWAL:
             renewals += n
         elif event == Event.MIDTERM_DONE and on_time is not None:
             midterm[bool(on_time)] += n
 
-    by_month: dict[date, int] = defaultdict(int)
-    delays: dict[int, int] = defaultdict(int)
-    rsa: dict[bool, int] = defaultdict(int)
-    within = 0
-    entries = select(StatFact.month, StatFact.delay_days, StatFact.within_21_days,
-                     StatFact.rsa_beneficiary, func.count()).where(
-        *where, in_period, StatFact.event == Event.ENTRY.value).group_by(
-        StatFact.month, StatFact.delay_days, StatFact.within_21_days, StatFact.rsa_beneficiary)
-    for month, days, is_within, is_rsa, n in session.execute(entries):
-        by_month[month] += n
-        if days is not None:
-            delays[days] += n
-        within += n if is_within else 0
-        if is_rsa is not None:
-            rsa[bool(is_rsa)] += n
-
-    # § caseload: entries up to the caseload month, minus the exits of people who had entered.
-    # One query per event, so that each reads ix_stat_facts_entries alone.
+    # § caseload: entries up to the caseload month, minus the exits of people who had entered;
+    # entries of the period per advisor come with them.
     active: dict[str, int] = defaultdict(int)
     by_advisor: dict[str, int] = defaultdict(int)
-    started = select(StatFact.advisor_ref,
-                     func.sum(case((StatFact.month <= as_of, 1), else_=0)),
-                     func.sum(case((StatFact.month >= period.first, 1), else_=0))).where(
-        *where, StatFact.event == Event.ENTRY.value, StatFact.month <= period.last,
-        StatFact.advisor_ref.is_not(None)).group_by(StatFact.advisor_ref)
-    for ref, load, entered in session.execute(started):
+    query = select(StatFact.advisor_ref,
+                   func.sum(case((StatFact.month <= as_of, 1), else_=0)),
+                   func.sum(case((StatFact.month >= period.first, 1), else_=0))).where(
+        StatFact.event == Event.ENTRY.value, *where, StatFact.month <= period.last,
+        StatFact.advisor_ref.is_not(None),
+    ).group_by(StatFact.convention_id, StatFact.advisor_ref)
+    for ref, load, entered in rows(query):
         active[ref] += int(load or 0)
         by_advisor[ref] += int(entered or 0)
-    ended = select(StatFact.advisor_ref, func.count()).where(
-        *where, StatFact.event == Event.EXIT.value, StatFact.month <= as_of,
+    query = select(StatFact.advisor_ref, func.count()).where(
+        StatFact.event == Event.EXIT.value, *where, StatFact.month <= as_of,
         StatFact.entry_month.is_not(None), StatFact.advisor_ref.is_not(None),
-    ).group_by(StatFact.advisor_ref)
-    for ref, n in session.execute(ended):
+    ).group_by(StatFact.convention_id, StatFact.advisor_ref)
+    for ref, n in rows(query):
         active[ref] -= n
 
     return Aggregates(
@@ -286,8 +298,9 @@ class Names:
 
     @classmethod
     def load(cls, session: Session) -> Names:
-        return cls(dict(session.execute(select(Institution.id, Institution.name)).tuples()),
-                   dict(session.execute(select(Unit.id, Unit.name)).tuples()))
+        return cls({key: name for key, name in session.execute(
+                       select(Institution.id, Institution.name))},
+                   {key: name for key, name in session.execute(select(Unit.id, Unit.name))})
 
     def institution(self, key: int) -> str:
         return self.institutions.get(key, "Institution inconnue")

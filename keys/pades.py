@@ -27,6 +27,9 @@ from .errors import SignatureInvalid
 from .store import KeyStore
 
 
+SIGNATURE_RESERVED_BYTES = 8192  # a P-256 CMS signature with its two certificates fits in 3 KiB
+
+
 def _asn1_certificate(der: bytes) -> Any:
     (cert,) = load_certs_from_pemder_data(der)
     return cert
@@ -75,7 +78,9 @@ def sign_pdf(
         md_algorithm="sha256",
         subfilter=SigSeedSubFilter.PADES,
     )
-    out = signers.sign_pdf(writer, meta, signer=pdf_signer(keystore, owner))
+    # Reserving room for the signature up front spares pyHanko a trial signature to size it.
+    out = signers.sign_pdf(writer, meta, signer=pdf_signer(keystore, owner),
+                           bytes_reserved=SIGNATURE_RESERVED_BYTES)
     signed: bytes = out.getvalue()
     return signed
 

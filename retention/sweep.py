@@ -55,6 +55,7 @@ from keys.store import KeyStore
 from retention.holds import REASONS
 from retention.horizons import (
     CONVENTION_END,
+    DECIDED_STATES,
     DRAFT_ABANDONED,
     FOLLOWS_FICHES,
     FOLLOWS_RECORDS,
@@ -322,6 +323,8 @@ class _Sweep:
         self.doomed: list[str] = []
         self.recompute: set[int] = set()
         self.conventions: dict[int, Convention] = {}
+        self.marked: set[tuple[str, int]] = set()
+        self.hold_targets: set[tuple[str, int]] = set()
         self._renewed = time.monotonic()
 
     # -- entry points --------------------------------------------------------------------------
@@ -377,7 +380,17 @@ class _Sweep:
             self.lock.renew()
             self._renewed = time.monotonic()
 
+    def _erase_notes(self, session: Session, kind: str, ids: list[int]) -> None:
+        if any((kind, i) in self.hold_targets for i in ids):
+            _erase_notes(session, kind, ids)
+
     def _load_conventions(self, session: Session) -> None:
+        """Conventions, and which targets have marks or (even lifted) holds: few rows that
+        spare a query per item (a hold placed during the sweep is still seen: `_held`)."""
+        self.marked = {(r[0], r[1]) for r in session.execute(
+            select(RetentionMark.target_type, RetentionMark.target_id))}
+        self.hold_targets = {(r[0], r[1]) for r in session.execute(
+            select(LegalHold.target_type, LegalHold.target_id))}
         self.conventions = {c.id: c for c in session.scalars(select(Convention))}
         for convention in self.conventions.values():
             _ = convention.effective_end_date  # loads the amendments while the session is open
@@ -477,6 +490,7 @@ class _Sweep:
         hold = active_hold(session, person_id, fiche_ids)
         if hold is None:
             return False
+        self.hold_targets.add((hold.target_type, hold.target_id))
         self.result.skipped_hold.append({"kind": item.kind, "id": item.public_id,
                                          "hold": hold.public_id, "reason": hold.reason_code})
         audit.record(session, "retention.skipped_hold", at=self.now, object_type=item.kind,
@@ -511,7 +525,7 @@ class _Sweep:
             ((RetentionMark.target_type == "fiche") & RetentionMark.target_id.in_(fiche_ids))
             | ((RetentionMark.target_type == "accompaniment")
                & (RetentionMark.target_id == accompaniment.id))))
-        _erase_notes(session, "fiche", fiche_ids)
+        self._erase_notes(session, "fiche", fiche_ids)
         session.execute(update(Fiche).where(Fiche.id.in_(fiche_ids))
                         .values(accompaniment_id=None)
                         .execution_options(synchronize_session=False))
@@ -535,29 +549,30 @@ class _Sweep:
             return []
         if not self._still_due(fiche.horizon):
             return self._skip(item, "not_due")
-        if fiche.accompaniment_id is not None or session.scalar(
-                select(Accompaniment.id).where(Accompaniment.orientation_id == fiche.id)):
-            if FicheState(fiche.state) not in {FicheState.DECLINED, FicheState.CANCELLED,
-                                               FicheState.RECALLED}:
-                # It goes with its accompaniment, which refers to it.
-                return self._skip(item, "follows_accompaniment")
+        if FicheState(fiche.state) not in DECIDED_STATES and (
+                fiche.accompaniment_id is not None or session.scalar(
+                select(Accompaniment.id).where(Accompaniment.orientation_id == fiche.id))):
+            # It goes with its accompaniment, which refers to it.
+            return self._skip(item, "follows_accompaniment")
         if self._held(session, item, fiche.person_id, [fiche.id]):
             return []
-        if not statistics_recorded(session, fiche, self.svc.keystore(session)):
+        if fiche.sent_at is not None and not statistics_recorded(
+                session, fiche, self.svc.keystore(session)):
             return self._skip(item, "statistics_missing")
         self.fault("fiche:checked")
         rule = self._rule(session, fiche.convention_id, fiche.axis, item.horizon, "fiche",
                           fiche.id, fiche.state)
         names = self._documents(session, Document.fiche_id == fiche.id)
         session.execute(delete(Receipt).where(Receipt.fiche_id == fiche.id))
-        session.execute(delete(RetentionMark).where(RetentionMark.target_type == "fiche",
-                                                    RetentionMark.target_id == fiche.id))
-        _erase_notes(session, "fiche", [fiche.id])
+        if ("fiche", fiche.id) in self.marked:
+            session.execute(delete(RetentionMark).where(RetentionMark.target_type == "fiche",
+                                                        RetentionMark.target_id == fiche.id))
+        self._erase_notes(session, "fiche", [fiche.id])
         session.execute(delete(Fiche).where(Fiche.id == fiche.id)
                         .execution_options(synchronize_session=False))
         self.fault("fiche:rows_deleted")
         self._deleted(session, item, rule)
-        self._person_after(session, fiche.person_id)
+        self._person_after(session, fiche.person_id, checked_hold=True)
         self.fault("fiche:audited")
         return names
 
@@ -618,20 +633,23 @@ class _Sweep:
         self.result.wraps += int(wraps.rowcount)  # type: ignore[attr-defined]
         return names
 
-    def _person_after(self, session: Session, person_id: int) -> None:
-        """Delete the person with their last record; otherwise recompute them later."""
+    def _person_after(self, session: Session, person_id: int, *,
+                      checked_hold: bool = False) -> None:
+        """Delete the person with their last record; otherwise recompute them later.
+        ``checked_hold``: this transaction already found no hold on the person."""
         if _has_records(session, person_id):
             self.recompute.add(person_id)
             return
-        if active_hold(session, person_id, []) is not None:
+        if not checked_hold and active_hold(session, person_id, []) is not None:
             return
-        person = session.get(Person, person_id)
+        person = session.execute(select(Person.public_id, Person.horizon)
+                                 .where(Person.id == person_id)).first()
         if person is not None:
-            self._delete_person_row(session, person.id, person.public_id, person.horizon)
+            self._delete_person_row(session, person_id, person[0], person[1])
 
     def _delete_person_row(self, session: Session, person_id: int, public_id: str,
                            horizon: date | None) -> None:
-        _erase_notes(session, "person", [person_id])
+        self._erase_notes(session, "person", [person_id])
         session.execute(delete(Person).where(Person.id == person_id)
                         .execution_options(synchronize_session=False))
         self.recompute.discard(person_id)
@@ -657,8 +675,7 @@ class _Sweep:
                                 rule_of(convention).period_months(Axis(axis)))
             if day >= latest:
                 return CONVENTION_END
-        if session is not None and session.scalar(select(exists().where(
-                RetentionMark.target_type == kind, RetentionMark.target_id == row_id))):
+        if (kind, row_id) in self.marked:
             return MARKED
         if state is not None and FicheState(state) in UNSENT_STATES:
             return DRAFT_ABANDONED

@@ -4,10 +4,12 @@
 #   pdftotext (poppler-utils): the text layer of the rendered fiches;
 #   certutil, vfychain (libnss3-tools): a throwaway NSS database trusting the platform CA, for
 #   pdfsig, and NSS's own check of a signer's chain against it.
+#   chromium: the browser that tests/browser drives through Playwright;
+#   npm: installs axe-core (tests/browser/package-lock.json) for their accessibility audit.
 set -euo pipefail
 
 declare -A wanted=( [pdfsig]=poppler-utils [pdftotext]=poppler-utils [certutil]=libnss3-tools
-                      [vfychain]=libnss3-tools )
+                      [vfychain]=libnss3-tools [chromium]=chromium [npm]=npm )
 missing=()
 for binary in "${!wanted[@]}"; do
   command -v "$binary" >/dev/null 2>&1 || missing+=("${wanted[$binary]}")

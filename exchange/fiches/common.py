@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -14,11 +14,13 @@ from sqlalchemy.orm import Session
 from exchange import audit
 from exchange.documents import DocumentStore
 from exchange.domain.errors import DomainError
+from exchange.domain.vocabulary import Axis
 from exchange.models.accounts import User
 from exchange.models.documents import Document
 from exchange.models.fiches import Fiche
 from exchange.models.org import Institution, Unit
 from exchange.services import Services
+from retention.policy import RetentionRule, horizon
 
 
 class FicheError(DomainError):
@@ -79,6 +81,21 @@ def documents_of(session: Session, fiche: Fiche, role: str) -> list[Document]:
 def one_document(session: Session, fiche: Fiche, role: str) -> Document | None:
     found = documents_of(session, fiche, role)
     return found[-1] if found else None
+
+
+def fiche_horizon(fiche: Fiche) -> date | None:
+    """The latest date the fiche may be kept: end of its convention + the axis period."""
+    convention = fiche.convention
+    rule = RetentionRule(grace_days=convention.grace_days, axis_period_months={
+        Axis.AXE2: convention.retention_axis2_months,
+        Axis.AXE3: convention.retention_axis3_months})
+    return horizon(convention.effective_end_date, Axis(fiche.axis), rule)
+
+
+def parties(session: Session, fiche: Fiche) -> tuple[str, list[str]]:
+    """The sender institution's key owner, and the readers of what is exchanged: both parties."""
+    sender = owner_of_unit(session, fiche.sender_unit_id)
+    return sender, [sender, owner_of_unit(session, fiche.recipient_unit_id)]
 
 
 def canonical_json(value: Any) -> bytes:

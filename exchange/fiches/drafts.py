@@ -168,7 +168,8 @@ def add_attachment(ctx: Context, fiche: Fiche, name: str, content_type: str,
                                  "sha256": sha256_hex(data)})
     _store_draft(ctx, fiche, draft)
     ctx.session.flush()
-    ctx.record("attachment.added", fiche, object_type="document", object_id=document.public_id)
+    # The fiche is the object: the draft's copy of the attachment is re-sealed at signing.
+    ctx.record("attachment.added", fiche)
     return document
 
 
@@ -187,5 +188,4 @@ def remove_attachment(ctx: Context, fiche: Fiche, document_public_id: str) -> No
     del draft["attachments"][index]
     ctx.documents.destroy(documents[index])
     _store_draft(ctx, fiche, draft)
-    ctx.record("attachment.removed", fiche, object_type="document",
-               object_id=document_public_id)
+    ctx.record("attachment.removed", fiche)

@@ -91,7 +91,8 @@ def open_fiche(ctx: Context, fiche: Fiche, purpose: str = "party") -> OpenedFich
         content = json.loads(raw)
         if recipient and fiche.state == FicheState.SENT.value:
             pdf = _checked_pdf(ctx, fiche, manifest, owner)
-            if not pdf_is_valid(ctx.svc.keystore(ctx.session), pdf):
+            sender = owner_of_unit(ctx.session, fiche.sender_unit_id)
+            if not pdf_is_valid(ctx.svc.keystore(ctx.session), pdf, sender):
                 raise FicheTampered(TAMPERED)
     except (KeysError, FicheTampered, ValueError):
         raise _tampered(ctx, fiche) from None

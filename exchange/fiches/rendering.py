@@ -111,5 +111,6 @@ def countersign_pdf(keystore: KeyStore, owner: str, pdf: bytes, *, signer: str,
                                  location="Liaison")
 
 
-def pdf_is_valid(keystore: KeyStore, pdf: bytes) -> bool:
-    return bool(validate_fiche_pdf(keystore, pdf).valid)
+def pdf_is_valid(keystore: KeyStore, pdf: bytes, sender: str) -> bool:
+    """Every PAdES signature intact, trusted, and made with a key of the sender institution."""
+    return bool(validate_fiche_pdf(keystore, pdf, expected_owner=sender).valid)

@@ -1,16 +1,15 @@
 """Sending: all or nothing. Recall before reading; cancel before sending.
 
-Sending re-seals the content, the signed PDF and every attachment for the sender's and the
-recipient's institutions, under the retention epoch of the fiche's horizon, destroys the
-sender-only copies, lets the recipient unit see the person, writes the audit event and queues
-the e-mail notification — all in the caller's transaction. Blobs written before a failure are
-removed when the transaction rolls back (`exchange.blobs`).
+Signing already sealed the content, the signed PDF and every attachment for the sender's and
+the recipient's institutions, under the retention epoch of the fiche's horizon. Sending checks
+the state, the countersignature, the person's restriction and consent and the convention,
+releases the fiche to the recipient unit (which now sees the person), writes the audit event
+and queues the e-mail notification — all in the caller's transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 
 from exchange import notify
 from exchange.domain import fiches as rules
@@ -22,28 +21,17 @@ from exchange.domain.vocabulary import (
     InstitutionKind,
     RecallReason,
 )
-from exchange.fiches import drafts, signing
-from exchange.fiches.common import Context, FicheError, documents_of, institution_of, owner_of_unit
+from exchange.fiches import signing
+from exchange.fiches.common import Context, FicheError, institution_of, owner_of_unit
 from exchange.fiches.decisions import seal_note
 from exchange.models.accounts import User
 from exchange.models.fiches import Fiche
 from exchange.policy import share_person
 from exchange.statistics import record_fact
-from retention.policy import RetentionRule, epoch_of, horizon
-
-SEALED_ROLES = (signing.CONTENT, signing.PDF, drafts.ATTACHMENT)
 
 
 def no_fault(step: str) -> None:
     """Tests replace this to crash between two steps of a send."""
-
-
-def fiche_horizon(fiche: Fiche) -> date | None:
-    convention = fiche.convention
-    rule = RetentionRule(grace_days=convention.grace_days, axis_period_months={
-        Axis.AXE2: convention.retention_axis2_months,
-        Axis.AXE3: convention.retention_axis3_months})
-    return horizon(convention.effective_end_date, Axis(fiche.axis), rule)
 
 
 def send(ctx: Context, fiche: Fiche, *, fault: Callable[[str], None] = no_fault) -> None:
@@ -65,20 +53,8 @@ def send(ctx: Context, fiche: Fiche, *, fault: Callable[[str], None] = no_fault)
     if not fiche.convention.in_force(ctx.svc.clock.today()):
         raise FicheError("La convention n'est plus en vigueur : l'envoi n'est pas possible.")
     fault("checked")
-    due = fiche_horizon(fiche)
-    assert due is not None
-    epoch = epoch_of(due)
-    readers = [sender.key_owner, recipient.key_owner]
-    for role in SEALED_ROLES:
-        for document in documents_of(ctx.session, fiche, role):
-            plaintext = ctx.documents.open(document, sender.key_owner)
-            ctx.documents.seal(plaintext, role=role, kind=f"fiche-{role}",
-                               sender=sender.key_owner, readers=readers, epoch=epoch,
-                               at=ctx.now, version=fiche.version, fiche_id=fiche.id)
-            ctx.documents.destroy(document)
-            fault(f"sealed {role}")
     fiche.sent_at = fiche.updated_at = ctx.now
-    fiche.horizon = due
+    fault("released")
     share_person(ctx.session, fiche.person, fiche.recipient_unit_id, ctx.now)
     ctx.record("fiche.sent", fiche)
     record_fact(ctx, "orientation_sent", fiche=fiche)

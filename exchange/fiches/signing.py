@@ -8,6 +8,7 @@ a second PAdES signature to the same PDF.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time
 from typing import Any
 
@@ -22,9 +23,11 @@ from exchange.fiches.common import (
     Context,
     FicheError,
     canonical_json,
+    fiche_horizon,
     institution_of,
     one_document,
     owner_of_unit,
+    parties,
     sha256_hex,
 )
 from exchange.fiches.rendering import countersign_pdf, render_pdf, sign_pdf
@@ -34,6 +37,7 @@ from exchange.models.fiches import Fiche
 from exchange.models.org import Unit
 from exchange.models.people import Consent
 from keys.manifest import SignedManifest, sign_manifest, verify_manifest
+from retention.policy import epoch_of
 
 CONTENT = "content"
 PDF = "pdf"
@@ -120,7 +124,11 @@ def manifest_for(ctx: Context, fiche: Fiche, content: bytes, pdf: bytes,
     }
 
 
-def sign(ctx: Context, fiche: Fiche) -> None:
+def no_fault(step: str) -> None:
+    """Tests replace this to crash between two steps of a signature."""
+
+
+def sign(ctx: Context, fiche: Fiche, *, fault: Callable[[str], None] = no_fault) -> None:
     """draft -> signed, by the sender; raises ValidationFailed with the form's errors."""
     kind = FicheKind(fiche.kind)
     fiche.state = rules.sign(FicheState(fiche.state), kind=kind).value
@@ -137,20 +145,37 @@ def sign(ctx: Context, fiche: Fiche) -> None:
     keystore = ctx.svc.keystore(ctx.session)
     pdf = sign_pdf(keystore, owner, render_pdf(content), signer=ctx.user.display_name,
                    institution=fiche.sender_unit.institution.name)
+    fault("rendered and signed")
     signed = sign_manifest(keystore, owner,
                            manifest_for(ctx, fiche, content_bytes, pdf, draft["attachments"],
                                         consent))
-    epoch = drafts.working_epoch(ctx)
+    # What is signed is sealed once, for both parties, under the epoch of the fiche's horizon;
+    # the recipient's users see it only once it is sent (exchange.policy).
+    due = fiche_horizon(fiche)
+    assert due is not None
+    fiche.horizon = due
+    sender, readers = parties(ctx.session, fiche)
+    epoch = epoch_of(due)
     for role, data in ((CONTENT, content_bytes), (PDF, pdf)):
-        ctx.documents.seal(data, role=role, kind=f"fiche-{role}", sender=owner, readers=[owner],
+        ctx.documents.seal(data, role=role, kind=f"fiche-{role}", sender=sender, readers=readers,
                            epoch=epoch, at=ctx.now, version=fiche.version, fiche_id=fiche.id)
+        fault(f"sealed {role}")
+    for document in drafts.attachment_documents(ctx, fiche):
+        ctx.documents.seal(ctx.documents.open(document, sender), role=drafts.ATTACHMENT,
+                           kind="fiche-attachment", sender=sender, readers=readers, epoch=epoch,
+                           at=ctx.now, version=fiche.version, fiche_id=fiche.id)
+        ctx.documents.destroy(document)
+        fault("sealed attachment")
     draft_document = one_document(ctx.session, fiche, drafts.DRAFT)
     if draft_document is not None:
         ctx.documents.destroy(draft_document)
+    fault("draft destroyed")
     fiche.consent_id = consent.id if consent else None
     fiche.manifest = signed.to_bytes()
     fiche.signed_at, fiche.signed_by_id, fiche.updated_at = ctx.now, ctx.user.id, ctx.now
     ctx.record("fiche.signed", fiche)
+    fault("audited")
+    ctx.session.flush()
 
 
 def requires_countersign(fiche: Fiche) -> bool:
@@ -172,7 +197,8 @@ def countersign(ctx: Context, fiche: Fiche) -> None:
     pdf = countersign_pdf(keystore, owner, ctx.documents.open(document, owner),
                           signer=ctx.user.display_name,
                           institution=fiche.sender_unit.institution.name)
-    ctx.documents.seal(pdf, role=PDF, kind="fiche-pdf", sender=owner, readers=[owner],
+    _, readers = parties(ctx.session, fiche)
+    ctx.documents.seal(pdf, role=PDF, kind="fiche-pdf", sender=owner, readers=readers,
                        epoch=document.epoch, at=ctx.now, version=fiche.version,
                        fiche_id=fiche.id)
     ctx.documents.destroy(document)

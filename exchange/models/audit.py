@@ -15,17 +15,18 @@ from exchange.models.types import UTCDateTime
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
-    # The DPO pages through one criterion in sequence order (keyset pagination): each index
-    # ends with seq. (SQLite adds the rowid, which seq is, to every index anyway.)
+    # The DPO pages through the log newest first, keyed by (at, seq) (keyset pagination): with
+    # a criterion and a period, each page is one range of one of these indexes.
     __table_args__ = (
-        Index("ix_audit_events_actor_user_id_seq", "actor_user_id", "seq"),
-        Index("ix_audit_events_actor_unit_id_seq", "actor_unit_id", "seq"),
-        Index("ix_audit_events_action_seq", "action", "seq"),
-        Index("ix_audit_events_object_id_seq", "object_id", "seq"),
+        Index("ix_audit_events_at_seq", "at", "seq"),
+        Index("ix_audit_events_actor_user_id_at", "actor_user_id", "at", "seq"),
+        Index("ix_audit_events_actor_unit_id_at", "actor_unit_id", "at", "seq"),
+        Index("ix_audit_events_action_at", "action", "at", "seq"),
+        Index("ix_audit_events_object_id_at", "object_id", "at", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor_user_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     actor_unit_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     actor_role: Mapped[str | None] = mapped_column(String(20), nullable=True)

@@ -26,17 +26,18 @@ from exchange.models.types import UTCDateTime
 
 class StatFact(Base):
     __tablename__ = "stat_facts"
+    # Each query of exchange.statistics.aggregates reads one of the first three indexes alone
+    # and groups by a prefix of it, so that the database streams its groups without sorting:
+    # the indicators of a year over a million facts take a fraction of a second (bench/).
     __table_args__ = (
-        # Both indexes cover their queries (exchange.statistics.aggregates), so that the
-        # indicators of a year read index pages only. Period queries of an institution or a
-        # convention: scope, months, then what is counted.
-        Index("ix_stat_facts_period", "convention_id", "month", "event", "axis",
+        Index("ix_stat_facts_flows", "event", "convention_id", "month", "axis",
               "sender_institution_id", "sender_unit_id", "receiving_institution_id",
-              "receiving_unit_id", "decline_reason", "exit_reason", "positive_exit",
-              "midterm_on_time"),
-        # Entries of the period and the caseload, which walks every entry and exit up to a month.
-        Index("ix_stat_facts_entries", "event", "convention_id", "month", "axis", "advisor_ref",
-              "entry_month", "delay_days", "within_21_days", "rsa_beneficiary"),
+              "receiving_unit_id"),
+        Index("ix_stat_facts_counts", "event", "convention_id", "month", "axis",
+              "decline_reason", "exit_reason", "positive_exit", "midterm_on_time", "delay_days",
+              "within_21_days", "rsa_beneficiary"),
+        Index("ix_stat_facts_caseload", "event", "convention_id", "advisor_ref", "month",
+              "entry_month", "axis"),
         # A unit manager's view: the unit as sender or as recipient.
         Index("ix_stat_facts_sender_unit", "sender_unit_id", "month"),
         Index("ix_stat_facts_receiving_unit", "receiving_unit_id", "month"),

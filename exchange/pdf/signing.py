@@ -6,11 +6,8 @@ the first signature goes in the field ``Signature1``, the countersignature in ``
 as a second incremental update, so the first signature still covers exactly the bytes it
 signed and the second covers the whole file.
 
-``keys.pades.sign_pdf`` has no parameter for the signature dictionary's ``/Name`` entry, which
-is where the name of the person signing for the institution belongs (ISO 32000-1 § 12.8.1: the
-certificate names the institution, not the person). Until it has one, the person's name is
-appended to ``/Reason`` (« … — signataire : Élodie Lefèvre »), which every validator shows and
-the signature covers.
+The certificate names the institution; the person signing for it goes in the signature
+dictionary's ``/Name`` entry (ISO 32000-1 § 12.8.1), which the signature covers.
 """
 
 from __future__ import annotations
@@ -58,6 +55,7 @@ class SignatureReport:
     signer_organisation: str
     signer_fingerprint: str
     reason: str
+    signer_name: str
     signing_time: datetime | None
     intact: bool
     valid: bool
@@ -82,11 +80,11 @@ class ValidationSummary:
         return bool(self.signatures) and not self.problems
 
 
-def _reason(reason: str, signer_name: str) -> str:
+def _signer(signer_name: str) -> str:
     signer_name = signer_name.strip()
     if not signer_name:
         raise ValueError("the name of the person signing is required")
-    return f"{reason.strip()} — signataire : {signer_name}"
+    return signer_name
 
 
 def _field_names(pdf: bytes) -> list[str]:
@@ -109,7 +107,8 @@ def sign_fiche_pdf(
         raise FichePdfError("the PDF is already signed")
     return pades.sign_pdf(
         keystore, owner, pdf,
-        reason=_reason(reason, signer_name), location=location, field_name=SIGNATURE_FIELD,
+        reason=reason.strip(), location=location, field_name=SIGNATURE_FIELD,
+        signer_name=_signer(signer_name),
     )
 
 
@@ -129,8 +128,8 @@ def countersign_fiche_pdf(
         raise FichePdfError("only a PDF signed once, in Signature1, can be countersigned")
     return pades.sign_pdf(
         keystore, owner, pdf,
-        reason=_reason(reason, signer_name), location=location,
-        field_name=COUNTERSIGNATURE_FIELD,
+        reason=reason.strip(), location=location, field_name=COUNTERSIGNATURE_FIELD,
+        signer_name=_signer(signer_name),
     )
 
 
@@ -146,6 +145,7 @@ def _report(sig: Any, context: Any) -> SignatureReport:
     cert = status.signing_cert
     level = status.modification_level
     reason = sig.sig_object.get("/Reason")
+    name = sig.sig_object.get("/Name")
     return SignatureReport(
         field_name=str(sig.field_name),
         signer_organisation=_organisation(cert) if cert is not None else "",
@@ -153,6 +153,7 @@ def _report(sig: Any, context: Any) -> SignatureReport:
             hashlib.sha256(cert.public_key.dump()).hexdigest()[:16] if cert is not None else ""
         ),
         reason=str(reason) if reason is not None else "",
+        signer_name=str(name) if name is not None else "",
         signing_time=sig.self_reported_timestamp,
         intact=bool(status.intact),
         valid=bool(status.valid),

@@ -6,8 +6,20 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from exchange.web import accompaniments, admin, auth, fiches, home, persons, retention, roles
+    from exchange.web import (
+        accompaniments,
+        admin,
+        auth,
+        fiches,
+        health,
+        home,
+        persons,
+        retention,
+        rights,
+        roles,
+    )
 
+    app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(admin.bp)
@@ -15,5 +27,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(fiches.bp)
     app.register_blueprint(accompaniments.bp)
     app.register_blueprint(retention.bp)
+    app.register_blueprint(rights.bp)
     for blueprint in roles.blueprints():
         app.register_blueprint(blueprint)

@@ -14,6 +14,8 @@ PUBLIC_ENDPOINTS = frozenset({
     "auth.second_factor",
     "auth.enrol",
     "auth.recovery_codes",
+    "health.liveness",  # /sante and /pret: booleans only, for the proxy and monitoring
+    "health.readiness_view",
 })
 # Signed-in users who must change their password may reach only these.
 PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.logout", "static"})
@@ -25,6 +27,7 @@ BLUEPRINT_ROLES: dict[str, frozenset[str]] = {
     "manager": frozenset({"unit_manager"}),
     "coordinator": frozenset({"coordinator"}),
     "dpo": frozenset({"dpo"}),
+    "rights": frozenset({"dpo"}),
     "persons": frozenset({"social_worker", "advisor", "unit_manager"}),
     "fiches": frozenset({"social_worker", "advisor", "unit_manager"}),
     "accompaniments": frozenset({"social_worker", "advisor", "unit_manager"}),

@@ -34,7 +34,7 @@ from exchange import consents, persons
 from exchange.domain.consent import CURRENT_NOTICE_VERSION, NOTICES
 from exchange.domain.dates import french_date
 from exchange.domain.errors import ConsentWithdrawn, ValidationFailed
-from exchange.domain.identity import validate_identity, validate_search
+from exchange.domain.identity import FIELD_NAMES, validate_identity, validate_search
 from exchange.domain.vocabulary import Axis, ConsentMethod
 from exchange.policy import NotVisible
 from exchange.uploads import UploadRefused, accepted_fr, check_file, size_fr
@@ -73,9 +73,7 @@ class IdentityForm(FlaskForm):
     create_anyway = HiddenField()
 
     def identity_values(self) -> dict[str, object]:
-        return {name: self[name].data for name in (
-            "last_name", "birth_name", "first_names", "birth_date", "ft_identifier", "address",
-            "phone", "email", "rsa_beneficiary")}
+        return {name: self[name].data for name in FIELD_NAMES}
 
 
 class ConsentForm(FlaskForm):
@@ -143,19 +141,20 @@ def _page(template: str, form: FlaskForm, **context: Any) -> tuple[str, int]:
 @bp.route("/", methods=["GET", "POST"])
 def search() -> tuple[str, int]:
     form = SearchForm()
+    may_write = current_user.has_role(*WRITER_ROLES)
     if not form.validate_on_submit():
-        return _page("persons/search.html", form, results=None)
+        return _page("persons/search.html", form, results=None, may_write=may_write)
     query, errors = validate_search(
         {"name": form.name.data, "birth_date": form.birth_date.data,
          "ft_identifier": form.ft_identifier.data}, today=services().clock.today())
     if query is None:
         _refuse(form, errors)
-        return _page("persons/search.html", form, results=None)
+        return _page("persons/search.html", form, results=None, may_write=may_write)
     with unit_of_work() as s:
         results = persons.search_persons(_context(s), query)
         if any(found.identity is None for found in results):
             flash(persons.TAMPERED_MESSAGE, "error")
-        return _page("persons/search.html", form, results=results)
+        return _page("persons/search.html", form, results=results, may_write=may_write)
 
 
 @bp.route("/nouvelle", methods=["GET", "POST"])

@@ -13,6 +13,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 
 from exchange.models.fiches import Accompaniment, Fiche
 from exchange.policy import NotVisible, accompaniment_query, fiche_query
@@ -32,11 +33,14 @@ class MarkForm(FlaskForm):
 
 
 class HoldForm(FlaskForm):
-    kind = SelectField("Objet", choices=[("person", "Une personne"), ("fiche", "Une fiche")],
+    kind = SelectField("Objet", choices=[SelectChoice("person", "Une personne"),
+                                         SelectChoice("fiche", "Une fiche")],
                        validate_choice=False)
     target = StringField("Identifiant public (32 caractères, tel qu'il figure au journal "
                          "d'audit)")
-    reason = SelectField("Motif", choices=[("", "— choisir —"), *holds.REASONS.items()],
+    reason = SelectField("Motif", choices=[SelectChoice("", "— Choisissez —"),
+                                           *(SelectChoice(code, label)
+                                             for code, label in holds.REASONS.items())],
                          validate_choice=False)
     note = TextAreaField("Note (chiffrée ; obligatoire pour « Autre motif ») — n'y inscrivez "
                          "pas l'identité de la personne")

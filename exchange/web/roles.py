@@ -1,23 +1,21 @@
-"""The role spaces. Each blueprint is reserved to its role by the guard (BLUEPRINT_ROLES)."""
+"""The role spaces. Each blueprint is reserved to its role by the guard (BLUEPRINT_ROLES).
+The DPO's space has its own module, `exchange.web.dpo`."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, render_template
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
-from werkzeug.wrappers import Response
 
-from exchange import audit
 from exchange.models.org import Convention
-from exchange.web.helpers import record, services, unit_of_work
+from exchange.web import dpo, indicators
+from exchange.web.helpers import services, unit_of_work
 
 SPACES = {
     "social": ("/travailleur-social", "Espace travailleur social"),
     "advisor": ("/conseiller", "Espace conseiller France Travail"),
     "manager": ("/responsable", "Espace responsable de structure"),
-    "coordinator": ("/pilotage", "Espace chargé de mission"),
 }
 
 
@@ -48,30 +46,8 @@ def _space(name: str, prefix: str, title: str) -> Blueprint:
     return bp
 
 
-class VerifyForm(FlaskForm):
-    pass
-
-
-dpo = Blueprint("dpo", __name__, url_prefix="/dpo")
-
-
-@dpo.route("/")
-def dpo_index() -> str:
-    return render_template("dpo/index.html", form=VerifyForm(), result=None)
-
-
-@dpo.route("/verifier-journal", methods=["POST"])
-def verify_chain() -> str | Response:
-    form = VerifyForm()
-    if not form.validate_on_submit():
-        return redirect(url_for("dpo.dpo_index"))
-    with unit_of_work() as s:
-        result = audit.verify(s)
-        record(s, "audit.verified", outcome="success" if result.ok else "failure",
-               object_type="audit_chain", object_id=str(result.events))
-    flash(result.describe(), "info" if result.ok else "error")
-    return render_template("dpo/index.html", form=form, result=result)
-
-
 def blueprints() -> list[Blueprint]:
-    return [_space(name, prefix, title) for name, (prefix, title) in SPACES.items()] + [dpo]
+    spaces = {name: _space(name, prefix, title) for name, (prefix, title) in SPACES.items()}
+    # The coordinator's space and the unit manager's indicators: exchange.web.indicators.
+    indicators.register_unit_views(spaces["manager"])
+    return [*spaces.values(), dpo.bp, indicators.coordinator]

@@ -16,11 +16,13 @@ branch_labels = None
 depends_on = None
 
 INDEXES = {
-    'ix_stat_facts_period': ['convention_id', 'month', 'event', 'axis', 'sender_institution_id',
-                             'sender_unit_id', 'receiving_institution_id', 'receiving_unit_id',
-                             'decline_reason', 'exit_reason', 'positive_exit', 'midterm_on_time'],
-    'ix_stat_facts_entries': ['event', 'convention_id', 'month', 'axis', 'advisor_ref',
-                              'entry_month', 'delay_days', 'within_21_days', 'rsa_beneficiary'],
+    'ix_stat_facts_flows': ['event', 'convention_id', 'month', 'axis', 'sender_institution_id',
+                            'sender_unit_id', 'receiving_institution_id', 'receiving_unit_id'],
+    'ix_stat_facts_counts': ['event', 'convention_id', 'month', 'axis', 'decline_reason',
+                             'exit_reason', 'positive_exit', 'midterm_on_time', 'delay_days',
+                             'within_21_days', 'rsa_beneficiary'],
+    'ix_stat_facts_caseload': ['event', 'convention_id', 'advisor_ref', 'month', 'entry_month',
+                               'axis'],
     'ix_stat_facts_sender_unit': ['sender_unit_id', 'month'],
     'ix_stat_facts_receiving_unit': ['receiving_unit_id', 'month'],
     'ix_stat_facts_accompaniment_ref': ['accompaniment_ref'],

@@ -7,8 +7,9 @@
   unless the event's seq is within the allowance; the allowance itself cannot go beyond the
   last purge checkpoint, so an ad-hoc DELETE fails unless someone also forges a checkpoint
   row (which `flask audit verify` then reports: its signature does not verify).
-- Keyset pagination on a million events: (criterion, seq) indexes replace the single-column
-  ones (SQLite already ends every index with the rowid, which seq is; PostgreSQL needs it).
+- Keyset pagination on a million events, newest first by (at, seq): (criterion, at, seq)
+  indexes replace the single-column ones, so that a page with a criterion and a period is one
+  index range, whatever the period and however deep the page.
 
 Revision ID: 0005
 Revises: 0004
@@ -20,14 +21,22 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
 APPEND_ONLY = "audit events are append-only"
 CHECKPOINTS_APPEND_ONLY = "audit checkpoints are append-only"
 ALLOWANCE_REFUSED = "a purge allowance needs a purge checkpoint at or beyond it"
-SEARCH_COLUMNS = ("actor_user_id", "actor_unit_id", "action", "object_id")
+SEARCH_INDEXES = {  # the 0001 index -> its replacement: (name, columns)
+    "ix_audit_events_at": ("ix_audit_events_at_seq", ["at", "seq"]),
+    "ix_audit_events_actor_user_id": ("ix_audit_events_actor_user_id_at",
+                                      ["actor_user_id", "at", "seq"]),
+    "ix_audit_events_actor_unit_id": ("ix_audit_events_actor_unit_id_at",
+                                      ["actor_unit_id", "at", "seq"]),
+    "ix_audit_events_action": ("ix_audit_events_action_at", ["action", "at", "seq"]),
+    "ix_audit_events_object_id": ("ix_audit_events_object_id_at", ["object_id", "at", "seq"]),
+}
 
 
 def upgrade() -> None:
@@ -49,9 +58,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_prune_allowance")),
     )
     op.execute("INSERT INTO audit_prune_allowance (id, upto) VALUES (1, 0)")
-    for column in SEARCH_COLUMNS:
-        op.drop_index(f"ix_audit_events_{column}", table_name="audit_events")
-        op.create_index(f"ix_audit_events_{column}_seq", "audit_events", [column, "seq"])
+    for old, (name, columns) in SEARCH_INDEXES.items():
+        op.drop_index(old, table_name="audit_events")
+        op.create_index(name, "audit_events", columns)
     if op.get_bind().dialect.name == "sqlite":
         _sqlite_guards()
     else:
@@ -82,9 +91,9 @@ def downgrade() -> None:
             "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
             "ON audit_events FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only()"
         )
-    for column in SEARCH_COLUMNS:
-        op.drop_index(f"ix_audit_events_{column}_seq", table_name="audit_events")
-        op.create_index(f"ix_audit_events_{column}", "audit_events", [column])
+    for old, (name, columns) in SEARCH_INDEXES.items():
+        op.drop_index(name, table_name="audit_events")
+        op.create_index(old, "audit_events", columns[:1])
     op.drop_table("audit_prune_allowance")
     op.drop_index(op.f("ix_audit_checkpoints_seq"), table_name="audit_checkpoints")
     op.drop_table("audit_checkpoints")

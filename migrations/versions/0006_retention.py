@@ -2,7 +2,7 @@
 deletion reports.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-24 15:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0006'
-down_revision = ('0004', '0005')  # TEMPORARY while 0004 and 0005 both revise 0003
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

@@ -52,7 +52,10 @@ def _check_pdf_signatures(app: Flask, pdf: bytes, tmp_path: Path) -> None:
 
     svc = services_of(app)
     with svc.db.unit_of_work() as s:
-        summary = validate_fiche_pdf(svc.keystore(s), pdf)
+        sender = s.scalar(select(Institution).where(
+            Institution.name == "Département de Tarn-et-Garonne"))
+        assert sender is not None
+        summary = validate_fiche_pdf(svc.keystore(s), pdf, expected_owner=sender.key_owner)
     assert summary.valid, summary.problems
     assert len(summary.signatures) == 2  # the social worker's and the manager's
     if shutil.which("pdfsig"):

@@ -15,7 +15,6 @@ from tests.fiches.support import (
     flashed,
     post,
     prepare,
-    public_id_of,
     sent,
     signed_in,
     snapshot,
@@ -143,8 +142,6 @@ def test_the_new_fiche_form_says_what_is_missing(app: Flask, clock: FixedClock) 
     # An advisor sees the same person only once the unit has a fiche for them.
     advisor = signed_in(app, "cft.montauban", clock)
     assert advisor.get(page).status_code == 404
-    person = public_id_of(app, Person, public_id=prepared.person)
-    assert person == prepared.person
 
 
 def test_the_role_home_page_summarises_the_unit(app: Flask, clock: FixedClock) -> None:
@@ -156,3 +153,26 @@ def test_the_role_home_page_summarises_the_unit(app: Flask, clock: FixedClock) -
     assert "Conventions en vigueur de votre institution" in page
     manager = signed_in(app, "rmds.montauban", clock)
     assert "1 à contresigner" in _text(manager.get("/responsable/"))
+
+
+def test_the_person_page_partial_lists_the_units_fiches(app: Flask, clock: FixedClock) -> None:
+    """``fiches/_person_fiches.html`` is what the person's page includes: the link to a new
+    fiche and the fiches the unit sees, rendered in the session that loaded the person."""
+    from flask import render_template_string
+    from flask_login import login_user
+    from sqlalchemy import select
+
+    from exchange.web.accounts import SignedIn, load_user_row
+    from tests.fiches.support import services_of, user_id
+
+    prepared = prepare(app, sign=False)
+    svc = services_of(app)
+    with app.test_request_context("/"), svc.db.unit_of_work() as s:
+        user = load_user_row(s, user_id(app, "ts.montauban"))
+        assert user is not None
+        login_user(SignedIn(user))
+        person = s.scalar(select(Person).where(Person.public_id == prepared.person))
+        html = render_template_string('{% include "fiches/_person_fiches.html" %}',
+                                      person=person)
+    assert f"/fiches/nouvelle/{prepared.person}" in html
+    assert f"/fiches/{prepared.fiche}" in html and "Brouillon" in html

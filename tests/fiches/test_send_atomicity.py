@@ -1,13 +1,18 @@
-"""A send is all or nothing: a crash between any two of its steps, in a unit of work that
-therefore rolls back, leaves the fiche signed and the documents, the key wraps and the blob
-folder exactly as they were."""
+"""Signing and sending are all or nothing: a crash between any two of their steps, in a unit of
+work that therefore rolls back, leaves the fiche as it was and the documents, the key wraps and
+the blob folder exactly as they were. Signing is where the fiche is sealed for both parties;
+sending releases it."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
 
-from exchange.fiches import sending
+from exchange.fiches import sending, signing
+from exchange.fiches.common import Context
+from exchange.models.fiches import Fiche
 from exchange.policy import visible_fiche
 from tests.fiches.support import acting_as, fiche_state, prepare, snapshot
 
@@ -16,28 +21,34 @@ class Crash(Exception):
     pass
 
 
-def _steps(app: Flask, fiche: str) -> list[str]:
-    """The steps a send goes through, found by running one that crashes at its very end."""
+Step = Callable[[Context, Fiche, Callable[[str], None]], None]
+
+
+def _sign(ctx: Context, fiche: Fiche, fault: Callable[[str], None]) -> None:
+    signing.sign(ctx, fiche, fault=fault)
+
+
+def _send(ctx: Context, fiche: Fiche, fault: Callable[[str], None]) -> None:
+    sending.send(ctx, fiche, fault=fault)
+
+
+def _steps(app: Flask, fiche: str, use_case: Step) -> list[str]:
+    """The steps a use case goes through, found by running one that crashes at its end."""
     seen: list[str] = []
 
     def watch(step: str) -> None:
         seen.append(step)
-        if step == "notified":
-            raise Crash(step)
 
     with pytest.raises(Crash), acting_as(app, "ts.montauban") as ctx:
-        sending.send(ctx, visible_fiche(ctx.session, ctx.user, fiche), fault=watch)
+        use_case(ctx, visible_fiche(ctx.session, ctx.user, fiche), watch)
+        raise Crash("end")
     return seen
 
 
-def test_a_crash_at_each_step_of_sending_leaves_everything_as_before(app: Flask) -> None:
-    prepared = prepare(app)
-    before = snapshot(app, prepared.fiche)
-    steps = _steps(app, prepared.fiche)
-    assert steps[0] == "checked" and steps[-2:] == ["audited", "notified"]
-    assert {"sealed content", "sealed pdf", "sealed attachment"} <= set(steps)
-    assert snapshot(app, prepared.fiche) == before
-
+def _crash_at_each_step(app: Flask, fiche: str, use_case: Step, state: str) -> list[str]:
+    before = snapshot(app, fiche)
+    steps = _steps(app, fiche, use_case)
+    assert snapshot(app, fiche) == before
     for index, name in enumerate(steps):
         calls = 0
 
@@ -48,14 +59,31 @@ def test_a_crash_at_each_step_of_sending_leaves_everything_as_before(app: Flask)
                 raise Crash(step)
 
         with pytest.raises(Crash), acting_as(app, "ts.montauban") as ctx:
-            sending.send(ctx, visible_fiche(ctx.session, ctx.user, prepared.fiche), fault=fault)
-        assert fiche_state(app, prepared.fiche) == "countersigned", name
-        assert snapshot(app, prepared.fiche) == before, f"crash at step {index} ({name})"
+            use_case(ctx, visible_fiche(ctx.session, ctx.user, fiche), fault)
+        assert fiche_state(app, fiche) == state, name
+        assert snapshot(app, fiche) == before, f"crash at step {index} ({name})"
+    return steps
 
+
+def test_a_crash_at_each_step_of_signing_leaves_the_draft_as_before(app: Flask) -> None:
+    prepared = prepare(app, sign=False)
+    steps = _crash_at_each_step(app, prepared.fiche, _sign, "draft")
+    assert {"sealed content", "sealed pdf", "sealed attachment", "audited"} <= set(steps)
+    with acting_as(app, "ts.montauban") as ctx:
+        signing.sign(ctx, visible_fiche(ctx.session, ctx.user, prepared.fiche))
+    assert fiche_state(app, prepared.fiche) == "signed"
+
+
+def test_a_crash_at_each_step_of_sending_leaves_everything_as_before(app: Flask) -> None:
+    prepared = prepare(app)
+    before = snapshot(app, prepared.fiche)
+    steps = _crash_at_each_step(app, prepared.fiche, _send, "countersigned")
+    assert steps[0] == "checked" and steps[-2:] == ["audited", "notified"]
     # The fiche is intact: sending it for real still works, and changes what it should.
     with acting_as(app, "ts.montauban") as ctx:
         sending.send(ctx, visible_fiche(ctx.session, ctx.user, prepared.fiche))
     after = snapshot(app, prepared.fiche)
     assert fiche_state(app, prepared.fiche) == "sent"
-    assert after["blobs"] != before["blobs"] and after["key_wraps"] != before["key_wraps"]
-    assert len(after["documents"]) == len(before["documents"])
+    assert after["fiche"] != before["fiche"] and after["notifications"] > before["notifications"]
+    assert after["person_units"] != before["person_units"]
+    assert after["documents"] == before["documents"]

@@ -79,7 +79,8 @@ def test_signed_pdf_is_valid_for_pyhanko_against_the_platform_ca(
     assert (sig.intact, sig.valid, sig.trusted, sig.bottom_line) == (True, True, True, True)
     assert sig.coverage == "ENTIRE_FILE"
     assert sig.signer_organisation == "Département de Tarn-et-Garonne"
-    assert sig.reason == "Envoi de la fiche de liaison — signataire : Élodie Lefèvre"
+    assert sig.reason == "Envoi de la fiche de liaison"
+    assert sig.signer_name == "Élodie Lefèvre"
     assert sig.signing_time is not None
 
 
@@ -196,7 +197,7 @@ def test_countersigned_pdf_has_two_valid_signatures_for_pyhanko(
     assert all(s.intact and s.valid and s.trusted and s.bottom_line for s in summary.signatures)
     assert (first.coverage, first.modification_level) == ("ENTIRE_REVISION", "FORM_FILLING")
     assert second.coverage == "ENTIRE_FILE"
-    assert second.reason.endswith("signataire : Karine Dubœuf")
+    assert second.signer_name == "Karine Dubœuf"
 
 
 def test_countersigned_pdf_has_two_valid_signatures_for_pdfsig(

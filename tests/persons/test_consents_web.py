@@ -192,7 +192,8 @@ def test_paper_method_needs_the_file(social: FlaskClient, app: Flask, pid: str,
     (make_pdf() + make_zip(), "formulaire.pdf", "aussi une archive"),
     (make_png() + b"MZ\x90\x00hidden", "formulaire.png", "suivie de données cachées"),
     (make_pdf(), "../../formulaire.pdf", "ni « / », ni « \\ », ni « .. »"),
-])
+], ids=["text-named-pdf", "empty", "oversize", "pdf-zip-polyglot", "png-trailing-data",
+        "path-in-name"])
 def test_refused_upload_saves_nothing_and_is_audited(social: FlaskClient, app: Flask,
                                                      pid: str, france_travail: str,
                                                      content: bytes, name: str,

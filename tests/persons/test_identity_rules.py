@@ -20,8 +20,9 @@ def _errors(**changes: object) -> dict[str, str]:
 
 def test_complete_identity_is_normalised() -> None:
     identity, errors = validate_identity({
-        "last_name": "  Dupont-Martin ", "birth_name": "Lefèvre  d'Arc", "first_names": "Élodie  Marie",
-        "birth_date": "1985-04-12", "ft_identifier": " 1234 567a ", "address": " 3 rue  Basse \r\n\r\n82000 Montauban ",
+        "last_name": "  Dupont-Martin ", "birth_name": "Lefèvre  d'Arc",
+        "first_names": "Élodie  Marie", "birth_date": "1985-04-12",
+        "ft_identifier": " 1234 567a ", "address": " 3 rue  Basse \r\n\r\n82000 Montauban ",
         "phone": "+33 6 12 34 56 78", "email": "Elodie.D@Exemple.FR", "rsa_beneficiary": "y",
     }, today=TODAY)
     assert errors == {}

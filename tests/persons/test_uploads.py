@@ -48,7 +48,7 @@ def test_png_renamed_pdf_is_a_png() -> None:
 
 
 def test_text_named_pdf_is_refused() -> None:
-    message = _refused("formulaire.pdf", "Je consens.\n%%EOF\n".encode())
+    message = _refused("formulaire.pdf", b"Je consens.\n%%EOF\n")
     assert "ni un PDF, ni une image JPEG ou PNG" in message
     assert detect_type(b"%PDX-1.4") is None
 

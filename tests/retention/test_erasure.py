@@ -37,7 +37,8 @@ def _secrets_of(app: Flask, fiche_pid: str, person_pid: str) -> list[bytes]:
     with svc.db.unit_of_work() as s:
         person = s.scalar(select(Person).where(Person.public_id == person_pid))
         assert person is not None
-        found += [person.identity, person.sealed_key]
+        # The sealed key starts with its (public) epoch and key id: only its sealed part.
+        found += [person.identity, person.sealed_key[-60:]]
         for document in s.scalars(select(Document).join(Fiche, Document.fiche_id == Fiche.id)
                                   .where(Fiche.public_id == fiche_pid)):
             found += [document.epoch_wrap] + [w.enc for w in document.wraps]
@@ -77,6 +78,10 @@ def test_a_backup_taken_before_the_sweep_cannot_open_the_deleted_fiche(
         app: Flask, instance: Path, tmp_path: Path) -> None:
     built = axe3_sent(app)
     svc = services_of(app)
+    # The nightly sweep has set the horizons (and moved the person's key to the epoch of
+    # theirs) before the nightly backup: see retention/README.md on what a backup taken
+    # earlier still holds.
+    sweep(app, svc.clock.today())
     checkpoint(svc.db)
     backup = tmp_path / "backup"
     backup.mkdir()

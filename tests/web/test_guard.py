@@ -41,7 +41,11 @@ def test_every_rule_not_on_the_public_list_refuses_an_anonymous_user(app: Flask)
 
 
 def test_public_list_holds_only_sign_in_steps() -> None:
-    assert {endpoint.split(".")[0] for endpoint in PUBLIC_ENDPOINTS} == {"static", "auth"}
+    # Besides sign-in, only the two probes of exchange/web/health.py (booleans, no data).
+    assert {endpoint.split(".")[0] for endpoint in PUBLIC_ENDPOINTS} == {
+        "static", "auth", "health"}
+    assert {e for e in PUBLIC_ENDPOINTS if e.startswith("health.")} == {
+        "health.liveness", "health.readiness_view"}
 
 
 def test_role_space_refuses_other_roles_and_audits_the_refusal(client: FlaskClient,

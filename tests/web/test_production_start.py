@@ -91,6 +91,7 @@ def test_production_app_sets_hsts_and_secure_cookie(instance: Path) -> None:
     assert "max-age=" in response.headers["Strict-Transport-Security"]
     cookie = response.headers["Set-Cookie"]
     assert cookie.startswith("__Host-liaison=") and "Secure" in cookie
+    app.extensions["liaison"].db.dispose()
 
 
 def test_demo_mode_generates_its_secrets_and_says_so(tmp_path: Path) -> None:

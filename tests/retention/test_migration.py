@@ -1,0 +1,34 @@
+"""Migration 0006 creates exactly the tables `retention.models` describes, with the lock row."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import select
+
+from exchange.db import Base
+from retention import models
+from retention.models import RetentionState
+from tests.fiches.support import services_of
+
+TABLES = {"legal_holds", "retention_marks", "retention_state", "retention_runs",
+          "retention_doomed_blobs", "deletion_reports"}
+
+
+def test_the_migration_creates_the_tables_the_models_describe(app: Flask) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    assert {t.name for t in Base.metadata.sorted_tables} >= TABLES and models
+
+    def ours(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+        table = obj if type_ == "table" else getattr(obj, "table", None)
+        return table is not None and table.name in TABLES
+
+    db = services_of(app).db
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"include_object": ours, "compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+    with db.unit_of_work() as s:
+        state = s.scalar(select(RetentionState))
+        assert state is not None and state.id == 1 and state.lock_holder is None

@@ -1,0 +1,83 @@
+"""What the rights tests share: the DPO signed in, a request recorded through the form, the
+DPO's use-case context, and looks into the audit trail."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from exchange import rights
+from exchange.domain.clock import FixedClock
+from exchange.models.audit import AuditEvent
+from exchange.models.rights import RightsRequest
+from exchange.web.accounts import SignedIn, load_user_row
+from exchange.web.helpers import actor_for
+from tests.conftest import csrf_token
+from tests.fiches.support import IDENTITY, services_of, signed_in, user_id
+
+DPO = "dpo.departement"
+
+
+def dpo_client(app: Flask, clock: FixedClock) -> FlaskClient:
+    return signed_in(app, DPO, clock)
+
+
+def post(client: FlaskClient, path: str, data: dict[str, Any] | None = None,
+         **kwargs: Any) -> Any:
+    """POST with the CSRF token of the DPO's session."""
+    token = csrf_token(client, "/dpo/droits/")
+    return client.post(path, data={**(data or {}), "csrf_token": token}, **kwargs)
+
+
+def new_request(client: FlaskClient, kind: str, *, last_name: str = IDENTITY.last_name,
+                birth_date: date = IDENTITY.birth_date, received_on: date | None = None,
+                ft_identifier: str = "") -> str:
+    """Record a request through the form; its public id."""
+    response = post(client, "/dpo/droits/demandes/nouvelle", {
+        "kind": kind, "channel": "postal",
+        "received_on": (received_on or date(2026, 11, 23)).isoformat(),
+        "last_name": last_name, "birth_date": birth_date.isoformat(),
+        "ft_identifier": ft_identifier})
+    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+    match = re.search(r"/dpo/droits/demandes/([0-9a-f]{32})$", response.location)
+    assert match, response.location
+    return match.group(1)
+
+
+def request_row(app: Flask, rid: str) -> RightsRequest:
+    with services_of(app).db.unit_of_work() as s:
+        row = s.scalar(select(RightsRequest).where(RightsRequest.public_id == rid))
+        assert row is not None
+        return row
+
+
+@contextmanager
+def dpo_context(app: Flask) -> Iterator[rights.Context]:
+    svc = services_of(app)
+    with svc.db.unit_of_work() as s:
+        user = load_user_row(s, user_id(app, DPO))
+        assert user is not None
+        yield rights.Context(svc, s, SignedIn(user), actor_for(user), "127.0.0.1",
+                             svc.clock.now())
+
+
+def events(app: Flask, action: str | None = None, **where: Any) -> list[AuditEvent]:
+    with services_of(app).db.unit_of_work() as s:
+        query = select(AuditEvent)
+        if action is not None:
+            query = query.where(AuditEvent.action == action)
+        if where:
+            query = query.filter_by(**where)
+        return list(s.scalars(query.order_by(AuditEvent.seq)))
+
+
+def flashed(response: Any) -> str:
+    html = response.get_data(as_text=True)
+    return " ".join(re.findall(r'<p class="msg msg-[a-z]+">(.*?)</p>', html, re.DOTALL))
