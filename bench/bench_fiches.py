@@ -52,7 +52,8 @@ FIELDS = {
 
 
 def _settings(instance: Path) -> Settings:
-    return Settings(mode="demo", instance_path=instance, secret_key="b" * 20 + "enchmark-secret-xyz",
+    return Settings(mode="demo", instance_path=instance,
+                    secret_key="benchmark-secret-key-0123456789abcdefgh",
                     database_url=f"sqlite:///{instance / 'liaison.db'}",
                     master_key_file=instance / "keys" / "master.key",
                     epoch_key_dir=instance / "keys" / "epochs", blob_dir=instance / "blobs",

@@ -22,10 +22,11 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 log = logging.getLogger("liaison.blobs")
@@ -121,6 +122,10 @@ class FolderBlobStore:
         except OSError as exc:
             raise BlobError(f"blob store delete failed ({exc.errno})") from exc
 
+    def modified(self, name: str) -> datetime:
+        """When the blob was written (its file's modification time)."""
+        return datetime.fromtimestamp(self._path(name).stat().st_mtime, UTC)
+
     def names(self) -> Iterator[str]:
         if not self.root.is_dir():
             return
@@ -165,3 +170,51 @@ def _after_commit(session: Session) -> None:
 def _after_rollback(session: Session) -> None:
     session.info.pop(DOOMED, None)
     _remove(session.info.pop(PENDING, []))
+
+
+# -- orphans ----------------------------------------------------------------------------------
+
+# A blob younger than this may belong to a transaction still running; an orphan older than this
+# was left by a process killed between writing it and committing (or by a failed removal).
+ORPHAN_GRACE = timedelta(hours=1)
+
+
+def orphans(session: Session, store: BlobStore) -> list[str]:
+    """Names of the blobs in ``store`` that no document refers to. Documents are read first, so
+    a blob committed while the store is listed is at worst reported as an orphan, and the grace
+    period of `purge_orphans` keeps it."""
+    from exchange.models.documents import Document
+
+    referenced = set(session.scalars(select(Document.blob)))
+    return [name for name in store.names() if name not in referenced]
+
+
+def written_at(store: BlobStore, name: str) -> datetime | None:
+    """When a blob was written, if the store can tell (the folder store can)."""
+    modified = getattr(store, "modified", None)
+    if modified is None:
+        return None
+    try:
+        return modified(name)  # type: ignore[no-any-return]
+    except OSError:
+        return None
+
+
+def purge_orphans(session: Session, store: BlobStore, now: datetime, *,
+                  grace: timedelta = ORPHAN_GRACE, dry_run: bool = False) -> list[str]:
+    """Delete (or with ``dry_run`` only list) the orphans written more than ``grace`` before
+    ``now`` (wall-clock time, as the store dates its blobs). A blob the store cannot date is
+    kept. Errors are per blob: logged by name (random, not personal), then the next one."""
+    purged = []
+    for name in orphans(session, store):
+        written = written_at(store, name)
+        if written is None or now - written < grace:
+            continue
+        if not dry_run:
+            try:
+                store.delete(name)
+            except BlobError:
+                log.warning("orphan blob %s could not be removed", name)
+                continue
+        purged.append(name)
+    return purged

@@ -4,7 +4,8 @@ must not overlap across instances protect themselves (claims, database locks).
 Jobs: deliver queued notifications (every minute); purge ended sessions and old login failures
 (every hour); run the retention sweep when due (`retention.schedule`); sign a checkpoint of the
 audit chain when it grew (every hour); purge the audit events past the log retention (every
-day). The audit jobs lock the chain's head, so across instances the second finds nothing to do.
+day); remove blobs no document refers to, left by a process killed mid-write (every hour).
+The audit jobs lock the chain's head, so across instances the second finds nothing to do.
 """
 
 from __future__ import annotations
@@ -70,6 +71,16 @@ def prune_audit(svc: Services) -> None:
                      report.cut, "ok" if report.ok else "refused")
 
 
+def purge_orphan_blobs(svc: Services) -> None:
+    from exchange.blobs import purge_orphans
+
+    with svc.db.unit_of_work() as session:
+        # Wall-clock time: the store dates blobs by their files, not by the app's clock.
+        purged = purge_orphans(session, svc.blobs, datetime.now(UTC))
+    if purged:
+        log.info("blobs: %d orphan blob(s) removed", len(purged))
+
+
 def start(svc: Services) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={
         "coalesce": True, "max_instances": 1, "misfire_grace_time": 300})
@@ -78,6 +89,7 @@ def start(svc: Services) -> BackgroundScheduler:
         (purge_sessions, {"hours": 1}, "purge-sessions"),
         (checkpoint_audit, {"hours": 1}, "checkpoint-audit"),
         (prune_audit, {"hours": 24}, "prune-audit"),
+        (purge_orphan_blobs, {"hours": 1}, "purge-orphan-blobs"),
         # Ticks every 10 minutes, the first one right after start; runs the sweep when due.
         (retention_sweep, {"minutes": 10, "next_run_time": datetime.now(UTC)}, "retention-sweep"),
     ]

@@ -3,22 +3,20 @@
 `record_fact` is called by each use case of `exchange.fiches` right after its audit event, in
 the same transaction: the fact exists exactly when the change it records was committed. It
 derives every column from the fiche or the accompaniment and keeps only what
-docs/indicators.md ("Facts") lists: no person, no fiche id, no free text.
+docs/indicators.md (§ facts) lists: no person, no fiche id, no free text.
 
 `aggregates` fills `exchange.domain.indicators.Aggregates` with four GROUP BY queries, so that
-computing the indicators of an institution over a million facts moves a few hundred rows, not a
-million; `exchange.domain.indicators.compute` does the arithmetic.
+the indicators of an institution over a million facts move a few thousand grouped rows into
+Python, not a million facts; `exchange.domain.indicators.compute` does the arithmetic.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, Select, case, false, func, or_, select
+from sqlalchemy import ColumnElement, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from exchange.domain import accompaniment as rules
@@ -28,14 +26,13 @@ from exchange.domain.indicators import (
     Aggregates,
     CaseloadBand,
     Event,
-    FlowKey,
     Indicators,
     Period,
     Scope,
+    Tally,
     compute,
     midterm_on_time,
     month_of,
-    nonzero,
     within_entry_target,
 )
 from exchange.domain.vocabulary import DeclineReason, ExitReason, FicheKind
@@ -189,29 +186,18 @@ def aggregates(session: Session, scope: Scope, period: Period, today: date,
         where.append(StatFact.axis == axis)
     in_period = StatFact.month.between(period.first, period.last)
     as_of = period.caseload_month(today)
-    connection = session.connection()  # Core rows: no ORM bookkeeping for thousands of groups
-
-    def rows(query: Select[Any]) -> Iterable[Any]:
-        return connection.execute(query)
-
+    rows = session.connection().execute  # Core rows: no ORM bookkeeping for the groups
     head = (StatFact.event, StatFact.convention_id, StatFact.month, StatFact.axis)
+    tally = Tally(period, as_of)
 
-    flows: dict[FlowKey, int] = defaultdict(int)
     parties = (StatFact.sender_institution_id, StatFact.sender_unit_id,
                StatFact.receiving_institution_id, StatFact.receiving_unit_id)
     query = select(StatFact.event, *parties, func.count()).where(
         StatFact.event.in_([e.value for e in ORIENTATION_EVENTS]), *where, in_period,
     ).group_by(*head, *parties)
     for event, s_i, s_u, r_i, r_u, n in rows(query):
-        flows[(event, s_i, s_u, r_i, r_u)] += n
+        tally.orientation(event, (s_i, s_u, r_i, r_u), n)
 
-    declines: dict[str, int] = defaultdict(int)
-    exits: dict[str, int] = defaultdict(int)
-    midterm: dict[bool, int] = defaultdict(int)
-    by_month: dict[date, int] = defaultdict(int)
-    delays: dict[int, int] = defaultdict(int)
-    rsa: dict[bool, int] = defaultdict(int)
-    within = positive = renewals = 0
     counted = (StatFact.decline_reason, StatFact.exit_reason, StatFact.positive_exit,
                StatFact.midterm_on_time, StatFact.delay_days, StatFact.within_21_days,
                StatFact.rsa_beneficiary)
@@ -220,29 +206,13 @@ def aggregates(session: Session, scope: Scope, period: Period, today: date,
                             Event.RENEWAL.value, Event.MIDTERM_DONE.value, Event.EXIT.value]),
         *where, in_period,
     ).group_by(*head, *counted)
-    for event, month, decline, reason, is_positive, on_time, days, is_within, is_rsa, n in \
-            rows(query):
-        if event == Event.ORIENTATION_DECLINED and decline is not None:
-            declines[decline] += n
-        elif event == Event.ENTRY:
-            by_month[month] += n
-            if days is not None:
-                delays[days] += n
-            within += n if is_within else 0
-            if is_rsa is not None:
-                rsa[bool(is_rsa)] += n
-        elif event == Event.EXIT and reason is not None:
-            exits[reason] += n
-            positive += n if is_positive else 0
-        elif event == Event.RENEWAL:
-            renewals += n
-        elif event == Event.MIDTERM_DONE and on_time is not None:
-            midterm[bool(on_time)] += n
+    for event, month, decline, reason, positive, on_time, days, within, rsa, n in rows(query):
+        tally.event(event, month=month, decline_reason=decline, exit_reason=reason,
+                    positive_exit=positive, midterm_on_time=on_time, delay_days=days,
+                    within_21_days=within, rsa_beneficiary=rsa, n=n)
 
     # § caseload: entries up to the caseload month, minus the exits of people who had entered;
     # entries of the period per advisor come with them.
-    active: dict[str, int] = defaultdict(int)
-    by_advisor: dict[str, int] = defaultdict(int)
     query = select(StatFact.advisor_ref,
                    func.sum(case((StatFact.month <= as_of, 1), else_=0)),
                    func.sum(case((StatFact.month >= period.first, 1), else_=0))).where(
@@ -250,23 +220,14 @@ def aggregates(session: Session, scope: Scope, period: Period, today: date,
         StatFact.advisor_ref.is_not(None),
     ).group_by(StatFact.convention_id, StatFact.advisor_ref)
     for ref, load, entered in rows(query):
-        active[ref] += int(load or 0)
-        by_advisor[ref] += int(entered or 0)
+        tally.advisor(ref, int(load or 0), int(entered or 0))
     query = select(StatFact.advisor_ref, func.count()).where(
         StatFact.event == Event.EXIT.value, *where, StatFact.month <= as_of,
         StatFact.entry_month.is_not(None), StatFact.advisor_ref.is_not(None),
     ).group_by(StatFact.convention_id, StatFact.advisor_ref)
     for ref, n in rows(query):
-        active[ref] -= n
-
-    return Aggregates(
-        period=period, caseload_month=as_of, flows=nonzero(flows),
-        decline_reasons=nonzero(declines), entries_by_month=nonzero(by_month),
-        delays=nonzero(delays), entries_within_target=within, entries_rsa=nonzero(rsa),
-        exits_by_reason=nonzero(exits), positive_exits=positive, renewals=renewals,
-        midterm_reviews=nonzero(midterm), caseload=nonzero(active),
-        entries_by_advisor=nonzero(by_advisor),
-    )
+        tally.advisor(ref, -n)
+    return tally.result()
 
 
 def band_for(session: Session, scope: Scope) -> CaseloadBand:

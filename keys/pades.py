@@ -26,7 +26,6 @@ from . import certificates
 from .errors import SignatureInvalid
 from .store import KeyStore
 
-
 SIGNATURE_RESERVED_BYTES = 8192  # a P-256 CMS signature with its two certificates fits in 3 KiB
 
 

@@ -17,7 +17,7 @@ Dates are months (the first day of the month): facts carry no finer date than th
 """
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
@@ -251,60 +251,93 @@ def nonzero(counts: Mapping[K, int]) -> dict[K, int]:
     return {key: value for key, value in counts.items() if value}
 
 
+class Tally:
+    """The counters an :class:`Aggregates` is made of. Both reductions add to one — `aggregate`
+    fact by fact, `exchange.statistics` group by group (``n`` facts at once) — so that a fact
+    counts the same way in both; only the choice of facts differs."""
+
+    def __init__(self, period: Period, caseload_month: date) -> None:
+        self.period, self.caseload_month = period, caseload_month
+        self.flows: Counter[FlowKey] = Counter()
+        self.declines: Counter[str] = Counter()
+        self.entries: Counter[date] = Counter()
+        self.delays: Counter[int] = Counter()
+        self.rsa: Counter[bool] = Counter()
+        self.exits: Counter[str] = Counter()
+        self.midterm: Counter[bool] = Counter()
+        self.active: Counter[str] = Counter()
+        self.entered: Counter[str] = Counter()
+        self.within = self.positive = self.renewals = 0
+
+    def orientation(self, event: str, parties: tuple[int, int, int, int], n: int = 1) -> None:
+        """§ orientations: an orientation event of the period, between its two units."""
+        self.flows[(event, *parties)] += n
+
+    def event(self, event: str, *, month: date, decline_reason: str | None,
+              exit_reason: str | None, positive_exit: bool | None,
+              midterm_on_time: bool | None, delay_days: int | None,
+              within_21_days: bool | None, rsa_beneficiary: bool | None, n: int = 1) -> None:
+        """A fact of the period: declines (§ orientations), entries (§ entries, § delay,
+        § rsa), exits (§ exits), renewals, mid-term reviews; other events count nothing."""
+        if event == Event.ORIENTATION_DECLINED and decline_reason is not None:
+            self.declines[decline_reason] += n
+        elif event == Event.ENTRY:
+            self.entries[month] += n
+            if delay_days is not None:
+                self.delays[delay_days] += n
+            self.within += n if within_21_days else 0
+            if rsa_beneficiary is not None:
+                self.rsa[bool(rsa_beneficiary)] += n
+        elif event == Event.EXIT and exit_reason is not None:
+            self.exits[exit_reason] += n
+            self.positive += n if positive_exit else 0
+        elif event == Event.RENEWAL:
+            self.renewals += n
+        elif event == Event.MIDTERM_DONE and midterm_on_time is not None:
+            self.midterm[bool(midterm_on_time)] += n
+
+    def advisor(self, ref: str, active: int, entered: int = 0) -> None:
+        """§ caseload: people an advisor gained (or lost, when negative) up to the caseload
+        month, and entries of the period."""
+        self.active[ref] += active
+        self.entered[ref] += entered
+
+    def result(self) -> Aggregates:
+        return Aggregates(
+            period=self.period, caseload_month=self.caseload_month, flows=nonzero(self.flows),
+            decline_reasons=nonzero(self.declines), entries_by_month=nonzero(self.entries),
+            delays=nonzero(self.delays), entries_within_target=self.within,
+            entries_rsa=nonzero(self.rsa), exits_by_reason=nonzero(self.exits),
+            positive_exits=self.positive, renewals=self.renewals,
+            midterm_reviews=nonzero(self.midterm), caseload=nonzero(self.active),
+            entries_by_advisor=nonzero(self.entered))
+
+
 def aggregate(facts: Iterable[Fact], scope: Scope, period: Period, today: date,
               axis: int | None = None) -> Aggregates:
     """The reference reduction of facts to :class:`Aggregates` (every § of the document)."""
-    as_of = period.caseload_month(today)
-    flows: Counter[FlowKey] = Counter()
-    declines: Counter[str] = Counter()
-    entries: Counter[date] = Counter()
-    delays: Counter[int] = Counter()
-    rsa: Counter[bool] = Counter()
-    exits: Counter[str] = Counter()
-    midterm: Counter[bool] = Counter()
-    caseload: Counter[str] = Counter()
-    by_advisor: Counter[str] = Counter()
-    within = positive = renewals = 0
+    tally = Tally(period, period.caseload_month(today))
     for fact in facts:
         if not scope.admits(fact) or (axis is not None and fact.axis != axis):
             continue
-        event = Event(fact.event)
-        if event is Event.ENTRY and fact.month <= as_of and fact.advisor_ref is not None:
-            caseload[fact.advisor_ref] += 1
-        if (event is Event.EXIT and fact.month <= as_of and fact.entry_month is not None
-                and fact.advisor_ref is not None):
-            caseload[fact.advisor_ref] -= 1
+        event, ref = Event(fact.event), fact.advisor_ref
+        if ref is not None and fact.month <= tally.caseload_month:
+            if event is Event.ENTRY:
+                tally.advisor(ref, 1)
+            elif event is Event.EXIT and fact.entry_month is not None:
+                tally.advisor(ref, -1)
         if not period.contains(fact.month):
             continue
+        if event is Event.ENTRY and ref is not None:
+            tally.advisor(ref, 0, 1)
         if event in ORIENTATION_EVENTS:
-            flows[(event.value, fact.sender_institution_id, fact.sender_unit_id,
-                   fact.receiving_institution_id, fact.receiving_unit_id)] += 1
-        if event is Event.ORIENTATION_DECLINED and fact.decline_reason is not None:
-            declines[fact.decline_reason] += 1
-        elif event is Event.ENTRY:
-            entries[fact.month] += 1
-            if fact.delay_days is not None:
-                delays[fact.delay_days] += 1
-            within += bool(fact.within_21_days)
-            if fact.rsa_beneficiary is not None:
-                rsa[fact.rsa_beneficiary] += 1
-            if fact.advisor_ref is not None:
-                by_advisor[fact.advisor_ref] += 1
-        elif event is Event.EXIT and fact.exit_reason is not None:
-            exits[fact.exit_reason] += 1
-            positive += bool(fact.positive_exit)
-        elif event is Event.RENEWAL:
-            renewals += 1
-        elif event is Event.MIDTERM_DONE and fact.midterm_on_time is not None:
-            midterm[fact.midterm_on_time] += 1
-    return Aggregates(
-        period=period, caseload_month=as_of, flows=nonzero(flows),
-        decline_reasons=nonzero(declines), entries_by_month=nonzero(entries),
-        delays=nonzero(delays), entries_within_target=within, entries_rsa=nonzero(rsa),
-        exits_by_reason=nonzero(exits), positive_exits=positive, renewals=renewals,
-        midterm_reviews=nonzero(midterm), caseload=nonzero(caseload),
-        entries_by_advisor=nonzero(by_advisor),
-    )
+            tally.orientation(event, (fact.sender_institution_id, fact.sender_unit_id,
+                                      fact.receiving_institution_id, fact.receiving_unit_id))
+        tally.event(event, month=fact.month, decline_reason=fact.decline_reason,
+                    exit_reason=fact.exit_reason, positive_exit=fact.positive_exit,
+                    midterm_on_time=fact.midterm_on_time, delay_days=fact.delay_days,
+                    within_21_days=fact.within_21_days, rsa_beneficiary=fact.rsa_beneficiary)
+    return tally.result()
 
 
 # -- stage 2: the arithmetic ---------------------------------------------------------------
@@ -621,12 +654,3 @@ def masked_ratio(text: str, denominator: int, threshold: int | None) -> str:
         return MASKED_SHARE
     return text
 
-
-def months_between(first: date, last: date) -> Sequence[date]:
-    """Every month from ``first`` to ``last`` included."""
-    out: list[date] = []
-    month = month_of(first)
-    while month <= last:
-        out.append(month)
-        month = add_months(month, 1)
-    return out

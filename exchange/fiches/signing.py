@@ -9,15 +9,14 @@ a second PAdES signature to the same PDF.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import select
 
+from exchange import consents
 from exchange.domain import fiches as rules
-from exchange.domain.clock import PARIS
 from exchange.domain.consent import ConsentFacts
-from exchange.domain.vocabulary import Axis, ConsentMethod, FicheKind, FicheState
+from exchange.domain.vocabulary import FicheKind, FicheState
 from exchange.fiches import drafts
 from exchange.fiches.common import (
     Context,
@@ -32,7 +31,6 @@ from exchange.fiches.common import (
 )
 from exchange.fiches.rendering import countersign_pdf, render_pdf, sign_pdf
 from exchange.models.accounts import User
-from exchange.models.documents import Document
 from exchange.models.fiches import Fiche
 from exchange.models.org import Unit
 from exchange.models.people import Consent
@@ -55,19 +53,7 @@ def current_consent(ctx: Context, fiche: Fiche) -> Consent | None:
 
 
 def consent_facts(ctx: Context, consent: Consent | None) -> ConsentFacts | None:
-    if consent is None:
-        return None
-    has_form = ctx.session.scalar(select(Document.id).where(
-        Document.consent_id == consent.id, Document.role == "consent_form").limit(1)) is not None
-    return ConsentFacts(
-        consent_id=consent.id, person_id=consent.person_id, axis=Axis(consent.axis),
-        recipient_institution=consent.recipient_institution_id,
-        notice_version=consent.notice_version, method=ConsentMethod(consent.method),
-        collected_by=consent.collected_by_user_id,
-        collected_at=datetime.combine(consent.collected_on, time(0, 0), PARIS),
-        withdrawn_at=consent.withdrawn_at, attestation=consent.attestation,
-        has_paper_form=has_form,
-    )
+    return None if consent is None else consents.consent_facts(consent)
 
 
 def _party(ctx: Context, unit_id: int) -> dict[str, str]:

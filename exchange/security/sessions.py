@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -18,11 +19,14 @@ from typing import Any
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import CallbackDict
 
 from exchange.db import Database
 from exchange.models.accounts import WebSession
+
+log = logging.getLogger("liaison.sessions")
 
 TOUCH_EVERY = timedelta(seconds=60)
 
@@ -41,6 +45,9 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.new = token is None
         self.modified = False
         self.rotate_requested = False
+        # The session store (the database) could not be read: the request is answered 503 by
+        # the guard, and nothing is saved.
+        self.unavailable = False
 
     def rotate(self) -> None:
         """Give the session a new token when it is saved; the old one stops working."""
@@ -87,6 +94,16 @@ class DatabaseSessionInterface(SessionInterface):
         token = request.cookies.get(self.cookie_name)
         if not token or len(token) > 100:
             return ServerSession()
+        try:
+            return self._open(token)
+        except SQLAlchemyError as exc:
+            # Raised here, the error would escape Flask's error pages (no session yet).
+            log.error("session store unavailable: %s", type(exc).__name__)
+            unavailable = ServerSession()
+            unavailable.unavailable = True
+            return unavailable
+
+    def _open(self, token: str) -> ServerSession:
         now = self.now()
         with self.db.unit_of_work() as s:
             row = s.scalar(select(WebSession).where(WebSession.token_hash == token_hash(token)))
@@ -107,6 +124,8 @@ class DatabaseSessionInterface(SessionInterface):
         self, app: Flask, session: SessionMixin, response: Response
     ) -> None:
         assert isinstance(session, ServerSession)
+        if session.unavailable:
+            return
         now = self.now()
         with self.db.unit_of_work() as s:
             if session.token is not None and (session.rotate_requested or not session):

@@ -19,6 +19,9 @@ MESSAGES = {
     404: ("Page introuvable", "Cette page n'existe pas ou n'est plus disponible."),
     405: ("Méthode non autorisée", "Cette action n'est pas possible sur cette page."),
     413: ("Fichier trop volumineux", "Le fichier envoyé dépasse la taille autorisée."),
+    503: ("Service momentanément indisponible",
+          "Le service ne peut pas répondre pour le moment. Rien n'a été enregistré. "
+          "Réessayez dans quelques minutes."),
     500: ("Erreur du service", "Une erreur est survenue. Elle a été signalée ; "
                                "vos données n'ont pas été modifiées. Réessayez plus tard."),
 }

@@ -24,6 +24,7 @@ from sqlalchemy.orm import object_session
 from werkzeug.wrappers import Response as BaseResponse
 
 from exchange import uploads
+from exchange.blobs import BlobError
 from exchange.domain import accompaniment as accompaniment_rules
 from exchange.domain import fiches as rules
 from exchange.domain.errors import DomainError, ValidationFailed
@@ -67,6 +68,10 @@ bp = Blueprint("fiches", __name__, url_prefix="/fiches")
 
 SEE_OTHER = 303
 # What uploads.safe_name gives; a stored name that does not look like one is not sent back.
+# The blob store is full, read-only or unreachable: the use case was rolled back.
+STORE_UNAVAILABLE = ("Le stockage des documents est indisponible pour le moment (espace plein "
+                     "ou en lecture seule) : rien n'a été enregistré. Réessayez plus tard ; si "
+                     "le problème persiste, prévenez l'administrateur de la plateforme.")
 SAFE_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 ROLES = ("social_worker", "advisor", "unit_manager")
 
@@ -121,6 +126,10 @@ def attempt(ctx: Context, pid: str, call: Callable[[], object]) -> bool:
         ctx.session.rollback()
         ctx.record("fiche.tampered", object_id=pid, outcome="failure")
         flash(TAMPERED, "error")
+        return False
+    except BlobError:
+        refuse(ctx, STORE_UNAVAILABLE, action="fiche.refused", object_type="fiche",
+               object_id=pid)
         return False
     return True
 
@@ -294,6 +303,10 @@ def save(pid: str) -> tuple[str, int] | BaseResponse:
             ctx.session.rollback()
             ctx.record("fiche.tampered", object_id=pid, outcome="failure")
             return _unavailable(_fiche(ctx, pid), TAMPERED, 409)
+        except BlobError:  # rolled back by refuse(), blobs written so far removed with it
+            refuse(ctx, STORE_UNAVAILABLE, action="fiche.refused", object_type="fiche",
+                   object_id=pid)
+            return _edit_page(ctx, _fiche(ctx, pid), values, {}, 503)
     if signing_now:
         flash("La fiche est signée. Elle ne peut plus être modifiée.", "success")
         return _to_fiche(pid)

@@ -17,6 +17,8 @@ PUBLIC_ENDPOINTS = frozenset({
     "health.liveness",  # /sante and /pret: booleans only, for the proxy and monitoring
     "health.readiness_view",
 })
+# Answered even when the database is down (the health checks report it themselves).
+AVAILABLE_WITHOUT_DATABASE = frozenset({"static", "health.liveness", "health.readiness_view"})
 # Signed-in users who must change their password may reach only these.
 PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.logout", "static"})
 
@@ -41,6 +43,8 @@ def init_app(app: Flask) -> None:
         endpoint = request.endpoint
         if endpoint is None:  # no route matched: the 404 handler answers
             return None
+        if getattr(session, "unavailable", False) and endpoint not in AVAILABLE_WITHOUT_DATABASE:
+            abort(503)  # the session could not be read: the database is down
         if endpoint in PUBLIC_ENDPOINTS:
             return None
         if not current_user.is_authenticated:

@@ -9,14 +9,14 @@ event. A convention's page shows the same figures to both of its parties.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from exchange import annual_report, statistics
 from exchange.domain.dates import french_date
@@ -95,36 +95,82 @@ def _report_years(convention: Convention) -> list[int]:
     return list(range(last, convention.start_date.year - 1, -1))
 
 
-def _conventions(s: Session, institution_id: int) -> list[Convention]:
-    return list(s.scalars(select(Convention).where(
-        Convention.id.in_([c.id for c in statistics.institution_conventions(s, institution_id)]))
-        .options(selectinload(Convention.amendments), selectinload(Convention.institution_a),
-                 selectinload(Convention.institution_b))
-        .order_by(Convention.start_date, Convention.id)))
-
-
 def _visible_convention(s: Session, public_id: str) -> Convention:
     """A convention the coordinator's institution is party to; 404 for any other."""
-    for convention in _conventions(s, current_user.institution.id):
+    for convention in statistics.institution_conventions(s, current_user.institution.id):
         if convention.public_id == public_id:
             return convention
     abort(404)
 
 
-def _page(*, heading: str, scope_label: str, result: Indicators, names: Names,
-          filters: Filters, export_url: str, years: list[int], **extra: Any) -> str:
+@dataclass(frozen=True)
+class Subject:
+    """Whose figures a page shows: the audit object, the scope, its label and the conventions
+    that give the years on offer."""
+
+    kind: str  # institution, convention or unit: the audit event's object type
+    public_id: str
+    scope: Scope
+    label: str
+    conventions: list[Convention]
+
+    @property
+    def file_stem(self) -> str:
+        names = {"institution": "institution", "convention": "convention", "unit": "structure"}
+        return f"indicateurs-{names[self.kind]}-{self.public_id[:8]}"
+
+
+def _institution(s: Session) -> Subject:
+    institution = s.get(Institution, current_user.institution.id)
+    assert institution is not None
+    return Subject("institution", institution.public_id, Scope(institution=institution.id),
+                   f"Institution : {institution.name}",
+                   statistics.institution_conventions(s, institution.id))
+
+
+def _convention(s: Session, pid: str) -> Subject:
+    found = _visible_convention(s, pid)
+    return Subject("convention", found.public_id, Scope(convention=found.id),
+                   f"Convention : {found.title}", [found])
+
+
+def _unit(s: Session) -> Subject:
+    unit = s.get(Unit, current_user.unit_id)
+    assert unit is not None
+    return Subject("unit", unit.public_id, Scope(unit=unit.id), f"Structure : {unit.name}",
+                   statistics.institution_conventions(s, unit.institution_id))
+
+
+def _figures(s: Session, subject: Subject, filters: Filters,
+             action: str) -> tuple[Indicators, Names]:
+    """The subject's indicators, with the one audit event of the view or export."""
+    result = statistics.indicators(s, subject.scope, filters.period, _today(), filters.axis)
+    record(s, action, object_type=subject.kind, object_id=subject.public_id)
+    return result, Names.load(s)
+
+
+def _page(s: Session, subject: Subject, heading: str, export: str, **extra: Any) -> str:
+    filters = _filters()
+    result, names = _figures(s, subject, filters, "indicators.viewed")
     return render_template(
-        "indicators/page.html", heading=heading, scope_label=scope_label, result=result,
-        names=names, filters=filters, export_url=export_url, years=years, quarters=QUARTERS,
+        "indicators/page.html", heading=heading, scope_label=subject.label, result=result,
+        names=names, filters=filters,
+        export_url=url_for(export, **extra.pop("export_args", {}), **filters.args()),
+        years=_years(subject.conventions), quarters=QUARTERS,
         months=[(m, month_label(date(2000, m, 1)).split()[0]) for m in range(1, 13)],
         axes=[(int(a), a.label) for a in Axis], axis_label=axis_label, day=french_date,
         month_label=month_label, number=number_fr, percent=percent_fr,
         status_labels=STATUS_LABELS, **extra)
 
 
-def _csv(scope_label: str, result: Indicators, names: Names, name: str) -> Response:
-    heading = Heading(scope=scope_label, indicators=result, generated_on=_today(),
+def _csv(find: Callable[[Session], Subject]) -> Response:
+    filters = _filters()
+    with unit_of_work() as s:
+        subject = find(s)
+        result, names = _figures(s, subject, filters, "indicators.exported")
+    heading = Heading(scope=subject.label, indicators=result, generated_on=_today(),
                       threshold=services().settings.stats_mask_threshold)
+    name = f"{subject.file_stem}-{filters.slug}.csv"
     return Response(to_csv(heading, names), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -132,73 +178,32 @@ def _csv(scope_label: str, result: Indicators, names: Names, name: str) -> Respo
 # -- the coordinator -------------------------------------------------------------------------
 
 
-def _institution_figures(s: Session, filters: Filters) -> tuple[Institution, Indicators]:
-    institution = s.get(Institution, current_user.institution.id)
-    assert institution is not None
-    scope = Scope(institution=institution.id)
-    return institution, statistics.indicators(s, scope, filters.period, _today(), filters.axis)
-
-
 @coordinator.route("/")
 def index() -> str:
-    filters = _filters()
     with unit_of_work() as s:
-        institution, result = _institution_figures(s, filters)
-        conventions = _conventions(s, institution.id)
-        names = Names.load(s)
-        record(s, "indicators.viewed", object_type="institution",
-               object_id=institution.public_id)
-        return _page(heading="Indicateurs de pilotage",
-                     scope_label=f"Institution : {institution.name}", result=result,
-                     names=names, filters=filters,
-                     export_url=url_for("coordinator.export", **filters.args()),
-                     years=_years(conventions), conventions=conventions)
+        subject = _institution(s)
+        return _page(s, subject, "Indicateurs de pilotage", "coordinator.export",
+                     conventions=subject.conventions)
 
 
 @coordinator.route("/export.csv")
 def export() -> Response:
-    filters = _filters()
-    with unit_of_work() as s:
-        institution, result = _institution_figures(s, filters)
-        names = Names.load(s)
-        record(s, "indicators.exported", object_type="institution",
-               object_id=institution.public_id)
-    return _csv(f"Institution : {institution.name}", result, names,
-                f"indicateurs-institution-{institution.public_id[:8]}-{filters.slug}.csv")
-
-
-def _convention_figures(s: Session, convention: Convention, period: Period,
-                        axis: int | None) -> Indicators:
-    return statistics.indicators(s, Scope(convention=convention.id), period, _today(), axis)
+    return _csv(_institution)
 
 
 @coordinator.route("/conventions/<pid>")
 def convention(pid: str) -> str:
-    filters = _filters()
     with unit_of_work() as s:
-        found = _visible_convention(s, pid)
-        result = _convention_figures(s, found, filters.period, filters.axis)
-        names = Names.load(s)
-        record(s, "indicators.viewed", object_type="convention", object_id=found.public_id)
-        return _page(heading="Indicateurs de la convention",
-                     scope_label=f"Convention : {found.title}", result=result, names=names,
-                     filters=filters,
-                     export_url=url_for("coordinator.convention_export", pid=found.public_id,
-                                        **filters.args()),
-                     years=_years([found]), convention=found,
+        subject = _convention(s, pid)
+        found = subject.conventions[0]
+        return _page(s, subject, "Indicateurs de la convention", "coordinator.convention_export",
+                     export_args={"pid": pid}, convention=found,
                      report_years=_report_years(found))
 
 
 @coordinator.route("/conventions/<pid>/export.csv")
 def convention_export(pid: str) -> Response:
-    filters = _filters()
-    with unit_of_work() as s:
-        found = _visible_convention(s, pid)
-        result = _convention_figures(s, found, filters.period, filters.axis)
-        names = Names.load(s)
-        record(s, "indicators.exported", object_type="convention", object_id=found.public_id)
-    return _csv(f"Convention : {found.title}", result, names,
-                f"indicateurs-convention-{found.public_id[:8]}-{filters.slug}.csv")
+    return _csv(lambda s: _convention(s, pid))
 
 
 @coordinator.route("/conventions/<pid>/bilan-annuel-<int:year>.pdf")
@@ -207,7 +212,7 @@ def annual(pid: str, year: int) -> Response:
         found = _visible_convention(s, pid)
         if year not in _report_years(found):
             abort(404)
-        result = _convention_figures(s, found, Period(year), None)
+        result = statistics.indicators(s, Scope(convention=found.id), Period(year), _today())
         names = Names.load(s)
         subject = annual_report.ReportSubject(
             title=found.title, parties=(found.institution_a.name, found.institution_b.name),
@@ -223,35 +228,13 @@ def annual(pid: str, year: int) -> Response:
 # -- the unit manager ------------------------------------------------------------------------
 
 
-def _unit_figures(s: Session, filters: Filters) -> tuple[Unit, Indicators, list[Convention]]:
-    unit = s.get(Unit, current_user.unit_id)
-    assert unit is not None
-    result = statistics.indicators(s, Scope(unit=unit.id), filters.period, _today(),
-                                   filters.axis)
-    return unit, result, _conventions(s, unit.institution_id)
-
-
 def unit_indicators() -> str:
-    filters = _filters()
     with unit_of_work() as s:
-        unit, result, conventions = _unit_figures(s, filters)
-        names = Names.load(s)
-        record(s, "indicators.viewed", object_type="unit", object_id=unit.public_id)
-        return _page(heading="Indicateurs de la structure",
-                     scope_label=f"Structure : {unit.name}", result=result, names=names,
-                     filters=filters,
-                     export_url=url_for("manager.indicators_export", **filters.args()),
-                     years=_years(conventions))
+        return _page(s, _unit(s), "Indicateurs de la structure", "manager.indicators_export")
 
 
 def unit_export() -> Response:
-    filters = _filters()
-    with unit_of_work() as s:
-        unit, result, _ = _unit_figures(s, filters)
-        names = Names.load(s)
-        record(s, "indicators.exported", object_type="unit", object_id=unit.public_id)
-    return _csv(f"Structure : {unit.name}", result, names,
-                f"indicateurs-structure-{unit.public_id[:8]}-{filters.slug}.csv")
+    return _csv(_unit)
 
 
 def register_unit_views(manager: Blueprint) -> None:

@@ -306,7 +306,8 @@ def advisor_records_entry_date(desk: Desk, entry: date) -> None:
     page.get_by_label("Date d'entrée").fill(entry.isoformat())
     page.get_by_role("button", name="Enregistrer la date d'entrée").click()
     assert "La date d'entrée" in desk.flash(), desk.flash()
-    page.get_by_role("link", name="Accompagnements", exact=True).click()
+    page.get_by_role("navigation", name="Navigation principale").get_by_role(
+        "link", name="Accompagnements", exact=True).click()
     expect(page.get_by_text("personne accompagnée")).to_contain_text("1")
     desk.capture("21-accompagnements")
 
