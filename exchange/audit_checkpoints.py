@@ -33,11 +33,11 @@ Verification (`verify_chain_and_checkpoints`) takes the latest purge checkpoint 
 the chain, walks the events from there, and compares each checkpoint's head with the hash
 found at its seq. It checks the signatures of the purge checkpoint and of the most recent one
 (whose signed head vouches, through the chain, for every event before it), and every signature
-as soon as something does not match, or when asked (`flask audit verify --all-signatures`). A checkpoint whose seq lies
-before the purge cut is reported "antérieur à la purge": nothing remains to compare it with,
-which is not a failure. A checkpoint beyond the end of the log means the log was truncated; a
-different hash at its seq, that the log was rewritten. The report names the first event or
-checkpoint, in sequence order, that does not match.
+as soon as something does not match, or when asked (`flask audit verify --all-signatures`).
+A checkpoint whose seq lies before the purge cut is reported "antérieur à la purge": nothing
+remains to compare it with, which is not a failure. A checkpoint beyond the end of the log
+means the log was truncated; a different hash at its seq, that the log was rewritten. The
+report names the first event or checkpoint, in sequence order, that does not match.
 """
 
 from __future__ import annotations

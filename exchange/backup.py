@@ -188,7 +188,7 @@ def _facts(connection: Connection) -> tuple[str | None, dict[str, int], set[str]
     quote = connection.dialect.identifier_preparer.quote
     names = sorted(inspect(connection).get_table_names())
     tables = {name: int(connection.execute(
-        text(f"SELECT count(*) FROM {quote(name)}")).scalar_one())  # noqa: S608 - catalogue names
+        text(f"SELECT count(*) FROM {quote(name)}")).scalar_one())  # noqa: S608  # nosec B608
         for name in names}
     revision = None
     if "alembic_version" in names:
@@ -203,7 +203,7 @@ def _facts_sqlite(db: sqlite3.Connection) -> tuple[str | None, dict[str, int], s
     names = sorted(row[0] for row in db.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"))
     tables = {name: int(db.execute(
-        f'SELECT count(*) FROM "{name}"').fetchone()[0]) for name in names}  # noqa: S608
+        f'SELECT count(*) FROM "{name}"').fetchone()[0]) for name in names}  # noqa: S608  # nosec B608
     revision = None
     if "alembic_version" in names:
         row = db.execute("SELECT version_num FROM alembic_version").fetchone()
@@ -226,7 +226,7 @@ def _run(command: list[str], url: str) -> None:
     program = shutil.which(command[0])
     if program is None:
         raise BackupError(f"{command[0]} est introuvable dans le PATH (paquet postgresql-client).")
-    done = subprocess.run([program, *command[1:], libpq], env=env, capture_output=True,  # noqa: S603
+    done = subprocess.run([program, *command[1:], libpq], env=env, capture_output=True,  # noqa: S603  # nosec B603
                           text=True, check=False, timeout=6 * 3600)
     if done.returncode != 0:
         raise BackupError(f"{command[0]} a échoué (code {done.returncode}) : "

@@ -21,7 +21,7 @@ from exchange.models.org import Convention, ConventionAmendment, Institution, Un
 from exchange.security import totp
 from exchange.services import Services
 
-DEMO_PASSWORD = "Demo-Liaison-2026!"  # noqa: S105 - demo accounts only, listed in the README
+DEMO_PASSWORD = "Demo-Liaison-2026!"  # noqa: S105 - demo, README  # nosec B105
 TOTP_BOX = "totp-secret"
 
 INSTITUTIONS = [

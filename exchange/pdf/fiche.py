@@ -19,7 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
-from xml.sax.saxutils import escape
+
+# Only escapes text for reportlab's paragraph markup; nothing is parsed.
+from xml.sax.saxutils import escape  # nosec B406
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4

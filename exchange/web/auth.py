@@ -90,15 +90,25 @@ def login() -> str | Response:
                        object_id=user.public_id if user else None)
                 flash(THROTTLED, "error")
                 return render_template("auth/login.html", form=form), 429
-            ok = svc.passwords.verify(user.password_hash if user else None, form.password.data)
-            if not ok or user is None or not user.active:
+            stored = user.password_hash if user else None
+        # argon2 runs outside any unit of work: in the embedded mode a unit of work holds
+        # SQLite's write lock (BEGIN IMMEDIATE), and concurrent sign-ins queued every request
+        # of every worker behind their hashes until the busy timeout (bench/bench_load.py).
+        ok = svc.passwords.verify(stored, form.password.data)
+        rehashed = None
+        if ok and stored is not None and svc.passwords.needs_rehash(stored):
+            rehashed = svc.passwords.hash(form.password.data)
+        with unit_of_work() as s:
+            user = s.scalar(select(User).where(User.username == username))
+            # The hash checked must still be the account's (not changed in between).
+            if not ok or user is None or not user.active or user.password_hash != stored:
                 svc.throttle.fail(s, username, address, now)
                 record(s, "login.failure", outcome="failure", object_type="user",
                        object_id=user.public_id if user else None)
                 flash(GENERIC_FAILURE, "error")
                 return render_template("auth/login.html", form=form), 401
-            if svc.passwords.needs_rehash(user.password_hash):
-                user.password_hash = svc.passwords.hash(form.password.data)
+            if rehashed is not None:
+                user.password_hash = rehashed
             enrolled = user.totp_enrolled_at is not None
             user_id = user.id
         server = _server_session()

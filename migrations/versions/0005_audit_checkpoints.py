@@ -132,7 +132,7 @@ def _postgresql_guards() -> None:
         "DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events",
         "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR TRUNCATE ON audit_events "
         "FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only()",
-        "CREATE FUNCTION audit_events_guard_delete() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "CREATE FUNCTION audit_events_guard_delete() RETURNS trigger LANGUAGE plpgsql AS $$ "  # noqa: S608
         "BEGIN "
         "IF OLD.seq > COALESCE((SELECT upto FROM audit_prune_allowance WHERE id = 1), 0) THEN "
         f"RAISE EXCEPTION '{APPEND_ONLY}'; "
@@ -145,7 +145,7 @@ def _postgresql_guards() -> None:
         f"BEGIN RAISE EXCEPTION '{CHECKPOINTS_APPEND_ONLY}'; END $$",
         "CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
         "ON audit_checkpoints FOR EACH STATEMENT EXECUTE FUNCTION audit_checkpoints_append_only()",
-        "CREATE FUNCTION audit_prune_allowance_guard() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "CREATE FUNCTION audit_prune_allowance_guard() RETURNS trigger LANGUAGE plpgsql AS $$ "  # noqa: S608
         "BEGIN "
         "IF TG_OP <> 'UPDATE' OR NEW.id <> OLD.id OR (NEW.upto <> 0 AND NEW.upto > COALESCE("
         "(SELECT max(seq) FROM audit_checkpoints WHERE kind = 'prune'), 0)) THEN "

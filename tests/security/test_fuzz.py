@@ -48,7 +48,7 @@ text = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=300),
 day = st.one_of(st.sampled_from(["2026-11-20", "2026-02-30", "20/11/2026", "1899-01-01",
                                  "3026-11-20", "2026-11-20T00:00", ""]), text)
 # Markup the portal never writes itself: if it appears, something typed came back raw.
-RAW = ("<script>alert", "<img src=x onerror", "onerror=alert")
+RAW = ("<script>alert", "<img src=x onerror")
 
 
 def count(app: Flask, *models: Any) -> tuple[int, ...]:
