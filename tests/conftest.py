@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from exchange import create_app
+from exchange.db import Database
 from exchange.demo import DEMO_PASSWORD, demo_totp_secret
 from exchange.domain.clock import FixedClock
 from exchange.security import totp
@@ -35,6 +37,35 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("sqlite_file"):
             item.add_marker(skip)
+
+
+_OPENED: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+@pytest.fixture(autouse=True)
+def _dispose_databases() -> Iterator[None]:
+    """Close every connection pool a test opened, even through an app it did not dispose:
+    PostgreSQL databases are dropped after each test, and a pool left to the garbage collector
+    warns (ResourceWarning, an error under filterwarnings)."""
+    from exchange import db
+
+    original = db.Database.__init__
+
+    def tracking(self: db.Database, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        _OPENED.add(self)
+
+    db.Database.__init__ = tracking  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        db.Database.__init__ = original  # type: ignore[method-assign]
+        _dispose_opened()
+
+
+def _dispose_opened() -> None:
+    for database in list(_OPENED):
+        database.dispose()
 
 
 def make_settings(instance: Path, **overrides: object) -> Settings:
@@ -81,6 +112,7 @@ def instance(template_instance: Path, tmp_path: Path) -> Iterator[Path]:
         return
     name = databases.clone_template(target)
     yield target
+    _dispose_opened()
     databases.drop(name)
 
 

@@ -143,6 +143,7 @@ def test_another_unit_sees_nothing_of_the_person(client: FlaskClient, clock: Fix
     assert client.get(f"/personnes/{pid}").status_code == 200
 
 
+@pytest.mark.sqlite_file
 def test_raw_database_files_hold_neither_name_nor_birth_date(social: FlaskClient,
                                                              app: Flask) -> None:
     pid = create_person(social, birth_name="Lefèvre", ft_identifier="1234567A",
@@ -272,6 +273,7 @@ def _flip_identity_byte(app: Flask, pid: str) -> None:
     connection.close()
 
 
+@pytest.mark.sqlite_file
 def test_tampered_identity_gives_the_french_message_and_a_failure_event(
         social: FlaskClient, app: Flask) -> None:
     pid = create_person(social)

@@ -70,6 +70,9 @@ def test_find_due_is_an_indexed_range_on_the_horizon(app: Flask) -> None:
 ])
 def test_a_sweep_killed_between_two_steps_is_finished_by_the_next(app: Flask,
                                                                   step: str) -> None:
+    if step != "locked" and app.extensions["liaison"].db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL frees a dead process's advisory lock with its connection; "
+                    "this in-process simulation of a death cannot close that connection")
     built = axe3_sent(app)
     blobs = fiche_blobs(app, built.fiche)
 
@@ -79,8 +82,10 @@ def test_a_sweep_killed_between_two_steps_is_finished_by_the_next(app: Flask,
 
     with pytest.raises(Killed):
         sweep(app, AFTER, fault=die)
-    # The dead process never released its lock: a run before it expires finds it taken...
-    assert sweep(app, AFTER).status == "busy"
+    if app.extensions["liaison"].db.engine.dialect.name == "sqlite":
+        # The dead process never released its lock row: a run before it expires finds it
+        # taken... (PostgreSQL's advisory lock dies with the dead process's connection.)
+        assert sweep(app, AFTER).status == "busy"
     # ...and one after it expired finishes the work.
     later = datetime.now(UTC) + timedelta(hours=1)
     result = sweep(app, AFTER, clock=lambda: later)
