@@ -30,6 +30,15 @@ START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if databases.on_postgres():
+        # Each test's PostgreSQL database is dropped WITH (FORCE) after it; a connection a
+        # test leaked to the garbage collector then warns when collected, in whatever later
+        # test that happens. Pools are disposed after each test (_dispose_databases).
+        config.addinivalue_line(
+            "filterwarnings", "ignore:.*was deleted while still open:ResourceWarning")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if not databases.on_postgres():
         return

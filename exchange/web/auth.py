@@ -84,7 +84,7 @@ def login() -> str | Response:
         username = form.username.data.strip()
         address = client_address() or "unknown"
         with unit_of_work() as s:
-            user = s.scalar(select(User).where(User.username == username))
+            user = _account(s, username)
             if svc.throttle.blocked(s, username, address, now):
                 record(s, "login.throttled", outcome="refused", object_type="user",
                        object_id=user.public_id if user else None)
@@ -99,7 +99,7 @@ def login() -> str | Response:
         if ok and stored is not None and svc.passwords.needs_rehash(stored):
             rehashed = svc.passwords.hash(form.password.data)
         with unit_of_work() as s:
-            user = s.scalar(select(User).where(User.username == username))
+            user = _account(s, username)
             # The hash checked must still be the account's (not changed in between).
             if not ok or user is None or not user.active or user.password_hash != stored:
                 svc.throttle.fail(s, username, address, now)
@@ -118,6 +118,13 @@ def login() -> str | Response:
         session["pending_at"] = now.timestamp()
         return redirect(url_for("auth.second_factor" if enrolled else "auth.enrol"))
     return render_template("auth/login.html", form=form)
+
+
+def _account(s: Session, username: str) -> User | None:
+    # No account name holds a control character, and PostgreSQL refuses a NUL in a query.
+    if not username.isprintable():
+        return None
+    return s.scalar(select(User).where(User.username == username))
 
 
 def _complete_login(s: Session, user: User) -> SignedIn:
