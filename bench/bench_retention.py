@@ -1,7 +1,7 @@
 """Retention sweep: 100,000 due fiche-like items (fiche + person + document + 2 key wraps +
 blob each) deleted, then a sweep over 1,000,000 records none of which is due.
 
-Targets (issue 7): under 2 minutes for the 100,000 deletions, under 1 second when nothing is
+Targets: under 2 minutes for the 100,000 deletions, under 1 second when nothing is
 due. The rows are bulk-inserted with random bytes in place of real envelopes (the sweep never
 opens what it deletes), into a migrated and seeded embedded database.
 """

@@ -1,4 +1,4 @@
-"""Retention rules: when each piece of personal data must be gone (issue 7, "Policy").
+"""Retention rules: when each piece of personal data must be gone.
 
 The conventions bind each party to destroy personal data "dès qu'elles ne sont plus
 nécessaires ... et au plus tard" a period after the end of the convention: 10 years for

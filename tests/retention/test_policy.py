@@ -1,4 +1,4 @@
-"""The retention rules of issue 7, with its examples, on dates alone."""
+"""The retention rules, with the conventions' examples, on dates alone."""
 
 from datetime import date, timedelta
 
