@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from exchange import notify
+from exchange import consents, notify
 from exchange.domain import fiches as rules
 from exchange.domain.vocabulary import (
     Axis,
@@ -40,10 +40,11 @@ def send(ctx: Context, fiche: Fiche, *, fault: Callable[[str], None] = no_fault)
     kind = FicheKind(fiche.kind)
     sender = institution_of(ctx.session, fiche.sender_unit_id)
     recipient = institution_of(ctx.session, fiche.recipient_unit_id)
-    consent = ctx.session.get(signing.Consent, fiche.consent_id) if fiche.consent_id else None
+    consent = fiche.consent
     fiche.state = rules.send(
         FicheState(fiche.state), requires_countersign=signing.requires_countersign(fiche),
-        consent=signing.consent_facts(ctx, consent), restricted=fiche.person.restricted,
+        consent=consents.consent_facts(consent) if consent is not None else None,
+        restricted=fiche.person.restricted,
         person_id=fiche.person_id, axis=Axis(fiche.axis), recipient_institution=recipient.id,
         at=ctx.now).value
     rules.check_may_send(kind, sender_institution_kind=InstitutionKind(sender.kind),

@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from exchange import consents
 from exchange.domain import fiches as rules
-from exchange.domain.consent import ConsentFacts
 from exchange.domain.vocabulary import FicheKind, FicheState
 from exchange.fiches import drafts
 from exchange.fiches.common import (
@@ -50,10 +49,6 @@ def current_consent(ctx: Context, fiche: Fiche) -> Consent | None:
                               Consent.recipient_institution_id == recipient.id)
         .order_by(Consent.withdrawn_at.is_not(None), Consent.collected_on.desc(),
                   Consent.id.desc()).limit(1))
-
-
-def consent_facts(ctx: Context, consent: Consent | None) -> ConsentFacts | None:
-    return None if consent is None else consents.consent_facts(consent)
 
 
 def _party(ctx: Context, unit_id: int) -> dict[str, str]:
@@ -121,7 +116,7 @@ def sign(ctx: Context, fiche: Fiche, *, fault: Callable[[str], None] = no_fault)
     draft = drafts.read_draft(ctx, fiche)
     fields = rules.clean_content(kind, draft["fields"], ctx.svc.clock.today())
     consent = current_consent(ctx, fiche)
-    facts = consent_facts(ctx, consent)
+    facts = consents.consent_facts(consent) if consent is not None else None
     if facts is None or facts.is_withdrawn:
         raise FicheError("La personne n'a pas donné (ou a retiré) son consentement pour cet "
                          "échange : enregistrez son consentement avant de signer.")

@@ -251,12 +251,6 @@ def user_recovery_codes(s: Session, user: User) -> list[RecoveryCode]:
     return list(s.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)))
 
 
-@bp.route("/codes-de-secours")
-def recovery_codes() -> Response:
-    # Codes are never shown twice; this address only leads back to the portal.
-    return redirect(url_for("home.index"))
-
-
 @bp.route("/deconnexion", methods=["POST"])
 def logout() -> Response:
     with unit_of_work() as s:

@@ -13,7 +13,6 @@ PUBLIC_ENDPOINTS = frozenset({
     "auth.login",
     "auth.second_factor",
     "auth.enrol",
-    "auth.recovery_codes",
     "health.liveness",  # /sante and /pret: booleans only, for the proxy and monitoring
     "health.readiness_view",
 })

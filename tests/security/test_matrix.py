@@ -75,7 +75,6 @@ EXPECTED: dict[str, dict[str, int]] = {
     "POST auth.second_factor": everyone(302),
     "GET auth.enrol": everyone(302),
     "POST auth.enrol": everyone(302),
-    "GET auth.recovery_codes": everyone(302),
     "GET auth.change_password": everyone(200, anonymous=302),
     "POST auth.change_password": everyone(200, anonymous=302),
     "POST auth.logout": everyone(302),
