@@ -14,12 +14,27 @@ import os
 _json = os.environ.get("LIAISON_LOG_FORMAT", "json").strip().lower() == "json"
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
-workers = int(os.environ.get("GUNICORN_WORKERS", str(min(4, multiprocessing.cpu_count() * 2))))
+# SQLite (the embedded mode) has one write lock, which other processes can only poll for: one
+# worker per core. PostgreSQL's waits are row locks and round trips, which other workers fill:
+# two per core. At most 4 either way (bench/bench_load.py on 2 cores: SQLite served more
+# requests, with a lower p99, with 2 workers than with 4; PostgreSQL with 4 than with 2).
+_cores = multiprocessing.cpu_count()
+_sqlite = (os.environ.get("LIAISON_DATABASE_URL") or "sqlite").startswith("sqlite")
+workers = int(os.environ.get("GUNICORN_WORKERS", str(min(4, _cores if _sqlite else 2 * _cores))))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# A gthread worker accepts connections while it holds fewer than worker_connections (1000 by
+# default), whether or not a thread is free, and keeps a keep-alive connection for as long as its
+# client sends on it: in a load run one worker ended up with nearly every connection and did the
+# work on one core while the others idled. A worker that holds only as many connections as it
+# has threads, each closed after its response (keepalive 0), takes a request only when it can
+# start it, and the listening socket's queue is the one queue every worker serves. The proxy in
+# front (nginx) then opens a connection per request to the app, on the loopback or the private
+# network. GUNICORN_KEEPALIVE needs GUNICORN_WORKER_CONNECTIONS above GUNICORN_THREADS.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", str(threads)))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))  # a signed PDF of a large fiche
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "0"))
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "200"))
 preload_app = False

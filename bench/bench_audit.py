@@ -10,8 +10,11 @@ the same run, it times:
 - reading the rows only (the floor any verifier pays for SQLite and the driver);
 - a bare SHA-256 chain over the same rows (read + one digest each, no checks);
 - the same bare chain over the rows already serialised in memory (the hashing floor);
-- `audit.verify` (the chain walk) and `flask audit verify` (walk + every checkpoint's
-  signature + recording the verification), in events per second;
+- the reference walk alone (`audit.verify_rows`, one process, as `verify` once did), and
+  `audit.verify` in one process;
+- `audit.verify` (the chain walk, one worker process per processor) and `flask audit verify`
+  (walk + the signatures of the purge and latest checkpoints + every checkpoint's head +
+  recording the verification), in events per second;
 - the DPO's search through the web stack (signed in, CSRF, rendering): the first page and a
   page deep in the log, for each kind of criterion, median of several requests.
 
@@ -39,7 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from exchange import audit, create_app  # noqa: E402
+from exchange import audit, audit_walk, create_app  # noqa: E402
 from exchange.audit_checkpoints import checkpoint_document  # noqa: E402
 from exchange.demo import DEMO_PASSWORD, demo_totp_secret, seed  # noqa: E402
 from exchange.domain.clock import FixedClock  # noqa: E402
@@ -213,9 +216,15 @@ def bare_chain_in_memory(app: Any) -> float:
     return time.perf_counter() - t0
 
 
-def chain_walk(app: Any) -> audit.Verification:
+def reference_walk(app: Any) -> audit.Verification:
     with app.extensions["liaison"].db.unit_of_work() as s:
-        return audit.verify(s)
+        head = s.get(AuditHead, 1)
+        return audit.verify_rows(audit.raw_rows(s, 1, head.seq), end=(head.seq, head.hash))
+
+
+def chain_walk(app: Any, workers: int | None = None) -> audit.Verification:
+    with app.extensions["liaison"].db.unit_of_work() as s:
+        return audit.verify(s, workers=workers)
 
 
 def cli_verify(app: Any) -> str:
@@ -298,6 +307,10 @@ def main() -> int:
         t_read, n = best(runs, lambda: read_only(app))
         t_bare, _ = best(runs, lambda: bare_chain(app))
         t_memory = min(bare_chain_in_memory(app) for _ in range(runs))
+        t_reference, walk = best(runs, lambda: reference_walk(app))
+        assert walk.ok, walk.describe()
+        t_one, walk = best(runs, lambda: chain_walk(app, workers=1))
+        assert walk.ok, walk.describe()
         t_walk, walk = best(runs, lambda: chain_walk(app))
         assert walk.ok, walk.describe()
         t_cli, output = best(runs, lambda: cli_verify(app))
@@ -306,7 +319,9 @@ def main() -> int:
                 ("read the rows only", t_read),
                 ("bare SHA-256 chain (read + hash)", t_bare),
                 ("bare SHA-256 chain (rows in memory)", t_memory),
-                ("audit.verify (chain walk)", t_walk),
+                ("reference walk (verify_rows), one process", t_reference),
+                ("audit.verify, one process", t_one),
+                (f"audit.verify, {audit_walk.processors()} worker process(es)", t_walk),
                 ("flask audit verify (walk + checkpoints)", t_cli)):
             print(f"{label:44}{seconds:9.2f}{n / seconds:14,.0f}")
         print(f"  -> {output}")

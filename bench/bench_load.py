@@ -1,5 +1,6 @@
-"""A bounded load run on 127.0.0.1: gunicorn with 4 workers on a fresh demo instance, and 50
-simulated users who sign in (password + TOTP), list their inboxes, open fiches and send them.
+"""A bounded load run on 127.0.0.1, on SQLite and on PostgreSQL: gunicorn as configured by
+gunicorn.conf.py on a fresh demo instance, and 50 simulated users who sign in (password + TOTP,
+argon2 at its production cost), list their inboxes, open fiches and send them.
 
 Setup (not timed): `flask db upgrade` and `flask demo seed` on a temporary LIAISON_INSTANCE,
 then extra demo-like accounts (each TOTP code is single-use per account, so every simulated
@@ -7,21 +8,30 @@ user has its own): half social workers of the CIAS de Lodève, half advisors of 
 Clermont-l'Hérault (their convention asks for no countersignature), and for each social worker
 a few persons with consent and an axe 2 orientation signed through the use cases, ready to send.
 
-Run: each user signs in, then loops until the time is up: a social worker lists its sent
-fiches, sends its next signed fiche (POST /fiches/<id>/envoyer, with the CSRF token of the
-fiche page) and reopens it; an advisor lists its inbox and opens the fiches it finds there.
+Run: the users arrive over the first seconds (--ramp-up), each signs in once, then loops until
+the time is up: a social worker lists its sent fiches, sends its next signed fiche (POST
+/fiches/<id>/envoyer, with the CSRF token of the fiche page) and reopens it; an advisor lists
+its inbox and opens the fiches it finds there.
 
-Prints requests per second, median and p99 latency, status counts; fails (exit 1) on any 5xx,
-on a fiche sent twice or lost (every fiche posted for sending is sent exactly once, every other
-one is still signed, no fiche appeared from nowhere).
+Prints, for each database, requests per second, median and p99 latency (every request, sign-in
+included), the same per route, the server's processor time per request (less sensitive than
+latency to other work on the machine), status counts; then both side by side. Fails (exit 1)
+on any 5xx, on a user that could not go on, on a fiche sent twice or lost (every fiche posted
+for sending is sent exactly once, every other one is still signed, no fiche appeared from
+nowhere).
 
-    python bench/bench_load.py [--seconds 120] [--users 50] [--fiches 3]
+The PostgreSQL run is this script again under scripts/with-postgres.sh (a throwaway cluster on
+a local socket, installed from Debian's packages if missing), in a database of its own.
+
+    python bench/bench_load.py [--seconds 120] [--users 50] [--fiches 3] [--ramp-up 10]
+                               [--database both|sqlite|postgresql] [--workers N] [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
 import re
 import signal
@@ -39,11 +49,12 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from uuid import uuid4
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, make_url, select  # noqa: E402
 
 from exchange import audit, consents, create_app, persons  # noqa: E402
 from exchange.demo import DEMO_PASSWORD, TOTP_BOX, demo_totp_secret  # noqa: E402
@@ -71,6 +82,7 @@ FIELDS = {
 }
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 FICHE_LINK = re.compile(r'href="/fiches/([0-9a-f]{32})"')
+PUBLIC_ID = re.compile(r"[0-9a-f]{32}")
 SENT_STATES = ("sent", "read", "acknowledged", "accepted", "declined")
 
 
@@ -157,12 +169,15 @@ def prepare(env: dict[str, str], users: int, fiches: int) -> Plan:
 class Stats:
     lock: threading.Lock = field(default_factory=threading.Lock)
     latencies: list[float] = field(default_factory=list)
+    routes: dict[str, list[float]] = field(default_factory=dict)
     statuses: Counter[int] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
 
     def add(self, seconds: float, status: int, what: str) -> None:
+        route = PUBLIC_ID.sub("<id>", what)
         with self.lock:
             self.latencies.append(seconds)
+            self.routes.setdefault(route, []).append(seconds)
             self.statuses[status] += 1
             if status >= 500:
                 self.failures.append(f"{status} {what}")
@@ -287,6 +302,24 @@ def _wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("gunicorn did not answer /sante within 60 s")
 
 
+def _stat(pid: int | str) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _processor_seconds(server: subprocess.Popen[bytes]) -> float | None:
+    """User + system time of gunicorn's workers so far, the ones running and the ones already
+    replaced (max_requests), from Linux's /proc; None elsewhere."""
+    try:
+        master = _stat(server.pid)
+        ticks = int(master[13]) + int(master[14])  # the workers that ended
+        for child in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split():
+            fields = _stat(child)
+            ticks += int(fields[11]) + int(fields[12])
+    except (OSError, ValueError, IndexError):
+        return None
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def check_fiches(env: dict[str, str], plan: Plan, posted: list[str]) -> list[str]:
     """Every fiche posted for sending is sent exactly once; the others are still signed; no
     other fiche exists."""
@@ -294,7 +327,7 @@ def check_fiches(env: dict[str, str], plan: Plan, posted: list[str]) -> list[str
     svc = app.extensions["liaison"]
     problems = []
     created = {pid for fiches in plan.social.values() for pid in fiches}
-    with svc.db.unit_of_work() as s:
+    with svc.db.reading() as s:
         states = dict(s.execute(select(Fiche.public_id, Fiche.state)).all())
         sends = Counter(s.scalars(select(AuditEvent.object_id).where(
             AuditEvent.action == "fiche.sent")))
@@ -313,71 +346,217 @@ def check_fiches(env: dict[str, str], plan: Plan, posted: list[str]) -> list[str
     return problems
 
 
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else 0.0
+
+
+def _admin(url: str, sql: str) -> None:
+    import psycopg
+
+    parts = make_url(url)
+    with psycopg.connect(dbname="postgres", user=parts.username, password=parts.password,
+                         host=parts.query.get("host") or parts.host, port=parts.port,
+                         autocommit=True) as connection:
+        connection.execute(sql)  # type: ignore[arg-type]
+
+
+def run(args: argparse.Namespace, server_url: str | None) -> dict[str, Any]:
+    """One load run on a fresh instance: SQLite in its folder, or a new database of the
+    PostgreSQL server at ``server_url``. Returns its figures."""
+    database = "postgresql" if server_url else "sqlite"
+    name = f"liaison_load_{uuid4().hex[:12]}"
+    with tempfile.TemporaryDirectory(prefix="liaison-load-") as folder:
+        env = {**os.environ, "LIAISON_MODE": "demo", "LIAISON_INSTANCE": folder,
+               "LIAISON_SCHEDULER": "0", "GUNICORN_LOG_LEVEL": "warning"}
+        env.pop("LIAISON_DATABASE_URL", None)
+        if server_url:
+            _admin(server_url, f"CREATE DATABASE {name}")
+            env["LIAISON_DATABASE_URL"] = make_url(server_url).set(database=name) \
+                .render_as_string(hide_password=False)
+        for option, variable in (("workers", "GUNICORN_WORKERS"), ("threads", "GUNICORN_THREADS")):
+            if getattr(args, option):
+                env[variable] = str(getattr(args, option))
+        try:
+            return _run(args, env, database, Path(folder))
+        finally:
+            if server_url:
+                _admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _run(args: argparse.Namespace, env: dict[str, str], database: str,
+         folder: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    plan = prepare(env, args.users, args.fiches)
+    print(f"[{database}] setup: {args.users} accounts, {sum(map(len, plan.social.values()))} "
+          f"signed fiches in {time.perf_counter() - started:.0f} s", flush=True)
+    port = _free_port()
+    env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
+    log = (folder / "gunicorn.log").open("wb")
+    config = json.loads(subprocess.run(
+        [sys.executable, "-c", "import json, runpy; c = runpy.run_path('gunicorn.conf.py'); "
+         "print(json.dumps({k: c[k] for k in ('workers', 'threads')}))"],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout)
+    server = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    stats, posted, errors = Stats(), [], []
+    try:
+        _wait_ready(port, server)
+        cpu_before = _processor_seconds(server)
+        begun = time.monotonic()
+        until = begun + args.seconds
+        users: list[tuple[Any, tuple[Any, ...]]] = [
+            (social_worker, (port, stats, u, f, until, posted)) for u, f in plan.social.items()]
+        users += [(advisor, (port, stats, u, until)) for u in plan.advisors]
+        # Alternate the two kinds of user, so that both arrive during the ramp-up.
+        social, advisors = users[:len(plan.social)], users[len(plan.social):]
+        users = [u for pair in zip(social, advisors, strict=False) for u in pair]
+        users += social[len(advisors):]
+
+        def guarded(index: int, target: Any, user_args: tuple[Any, ...]) -> None:
+            time.sleep(args.ramp_up * index / len(users))
+            try:
+                target(*user_args)
+            except Exception as exc:  # a user that fails is counted, the run goes on
+                errors.append(f"{type(exc).__name__}: {exc}")
+
+        runners = [threading.Thread(target=guarded, args=(i, target, user_args))
+                   for i, (target, user_args) in enumerate(users)]
+        for runner in runners:
+            runner.start()
+        for runner in runners:
+            runner.join()
+        elapsed = time.monotonic() - begun
+        cpu_after = _processor_seconds(server)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()
+    problems = check_fiches(env, plan, posted)
+    if stats.failures:
+        print(f"[{database}] last lines of the server's log:")
+        lines = (folder / "gunicorn.log").read_text(errors="replace").splitlines()
+        print("\n".join("  " + line[:300] for line in lines[-20:]))
+    count = len(stats.latencies)
+    cpu = (cpu_after - cpu_before) if cpu_before is not None and cpu_after is not None else None
+    return {
+        "database": database, "users": args.users, "social": len(plan.social),
+        "advisors": len(plan.advisors), "workers": int(config.get("workers", 0)),
+        "threads": int(config.get("threads", 0)), "seconds": elapsed, "requests": count,
+        "per_second": count / elapsed, "ramp_up": args.ramp_up,
+        "median_ms": statistics.median(stats.latencies) * 1000 if count else 0.0,
+        "p99_ms": _percentile(stats.latencies, 0.99) * 1000,
+        "max_ms": max(stats.latencies, default=0.0) * 1000,
+        "cpu_ms": cpu * 1000 / count if cpu is not None and count else None,
+        "statuses": {str(k): v for k, v in sorted(stats.statuses.items())},
+        "server_errors": sum(v for k, v in stats.statuses.items() if k >= 500),
+        "failed_users": len(errors), "created": sum(map(len, plan.social.values())),
+        "sent": len(posted), "lost_or_duplicated": len(problems),
+        "routes": {route: [len(v), statistics.median(v) * 1000, _percentile(v, 0.99) * 1000]
+                   for route, v in sorted(stats.routes.items())},
+        "details": stats.failures[:10] + errors[:10] + problems[:10],
+    }
+
+
+def failed(result: dict[str, Any]) -> bool:
+    return bool(result["server_errors"] or result["failed_users"]
+                or result["lost_or_duplicated"])
+
+
+def report(r: dict[str, Any]) -> None:
+    print(f"[{r['database']}] users: {r['users']} ({r['social']} social workers, "
+          f"{r['advisors']} advisors, arriving over {r['ramp_up']:g} s), gunicorn: "
+          f"{r['workers']} workers x {r['threads']} threads, duration: {r['seconds']:.1f} s")
+    cpu = f", server processor {r['cpu_ms']:.0f} ms/request" if r["cpu_ms"] is not None else ""
+    print(f"[{r['database']}] requests: {r['requests']}, {r['per_second']:.1f} requests/s{cpu}")
+    print(f"[{r['database']}] latency: median {r['median_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, "
+          f"max {r['max_ms']:.0f} ms")
+    for route, (n, median, p99) in r["routes"].items():
+        print(f"    {route:34} {n:6d} requests, median {median:6.0f} ms, p99 {p99:6.0f} ms")
+    print(f"[{r['database']}] statuses: "
+          + ", ".join(f"{k}: {v}" for k, v in r["statuses"].items()))
+    print(f"[{r['database']}] server errors (5xx): {r['server_errors']}; failed users: "
+          f"{r['failed_users']}; fiches: {r['created']} created, {r['sent']} sent, "
+          f"{r['lost_or_duplicated']} lost or duplicated")
+    for line in r["details"]:
+        print("  " + line)
+
+
+def side_by_side(results: list[dict[str, Any]]) -> None:
+    rows = [
+        ("gunicorn", lambda r: f"{r['workers']} x {r['threads']} threads"),
+        ("duration", lambda r: f"{r['seconds']:.0f} s"),
+        ("requests/s", lambda r: f"{r['per_second']:.1f}"),
+        ("median", lambda r: f"{r['median_ms']:.0f} ms"),
+        ("p99", lambda r: f"{r['p99_ms']:.0f} ms"),
+        ("max", lambda r: f"{r['max_ms']:.0f} ms"),
+        ("server processor", lambda r: "—" if r["cpu_ms"] is None else
+         f"{r['cpu_ms']:.0f} ms/request"),
+        ("server errors (5xx)", lambda r: str(r["server_errors"])),
+        ("failed users", lambda r: str(r["failed_users"])),
+        ("fiches sent", lambda r: f"{r['sent']} of {r['created']}"),
+        ("lost or duplicated", lambda r: str(r["lost_or_duplicated"])),
+    ]
+    print("\n" + f"{'':22}" + "".join(f"{r['database']:>20}" for r in results))
+    for label, cell in rows:
+        print(f"{label:22}" + "".join(f"{cell(r):>20}" for r in results))
+
+
+def _postgres_leg(args: argparse.Namespace) -> dict[str, Any]:
+    """This script again, under scripts/with-postgres.sh, writing its figures to a file."""
+    with tempfile.TemporaryDirectory(prefix="liaison-load-pg-") as folder:
+        out = Path(folder) / "figures.json"
+        command = ["bash", str(ROOT / "scripts" / "with-postgres.sh"), sys.executable,
+                   str(Path(__file__).resolve()), "--database", "postgresql",
+                   "--json", str(out), "--seconds", str(args.seconds), "--users",
+                   str(args.users), "--fiches", str(args.fiches), "--ramp-up",
+                   str(args.ramp_up)]
+        for option in ("workers", "threads"):
+            if getattr(args, option):
+                command += [f"--{option}", str(getattr(args, option))]
+        subprocess.run(command, cwd=ROOT, check=False)
+        if not out.exists():
+            raise RuntimeError("the PostgreSQL run did not finish (see above)")
+        result: dict[str, Any] = json.loads(out.read_text())
+        return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--fiches", type=int, default=3, help="signed fiches per social worker")
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--ramp-up", type=float, default=10,
+                        help="seconds over which the users arrive")
+    parser.add_argument("--database", choices=("both", "sqlite", "postgresql"),
+                        default="both")
+    parser.add_argument("--workers", type=int, help="default: gunicorn.conf.py's")
+    parser.add_argument("--threads", type=int, help="default: gunicorn.conf.py's")
+    parser.add_argument("--json", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="liaison-load-") as folder:
-        env = {**os.environ, "LIAISON_MODE": "demo", "LIAISON_INSTANCE": folder,
-               "LIAISON_SCHEDULER": "0"}
-        started = time.perf_counter()
-        plan = prepare(env, args.users, args.fiches)
-        print(f"setup: {args.users} accounts, {sum(map(len, plan.social.values()))} signed "
-              f"fiches in {time.perf_counter() - started:.0f} s", flush=True)
-        port = _free_port()
-        server = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "gunicorn"), "-w", str(args.workers), "-b",
-             f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
-            cwd=ROOT, env=env, start_new_session=True)
-        stats, posted, errors = Stats(), [], []
+    results = []
+    if args.database in ("both", "sqlite"):
+        results.append(run(args, None))
+        report(results[-1])
+    if args.database == "postgresql":
+        url = os.environ.get("TEST_DATABASE_URL", "")
+        if not url.startswith("postgresql"):
+            parser.error("--database postgresql runs under scripts/with-postgres.sh "
+                         "(TEST_DATABASE_URL)")
+        results.append(run(args, url))
+        report(results[-1])
+        if args.json:
+            args.json.write_text(json.dumps(results[-1]))
+    if args.database == "both":
         try:
-            _wait_ready(port, server)
-            until = time.monotonic() + args.seconds
-            threads = [threading.Thread(target=social_worker,
-                                        args=(port, stats, u, f, until, posted))
-                       for u, f in plan.social.items()]
-            threads += [threading.Thread(target=advisor, args=(port, stats, u, until))
-                        for u in plan.advisors]
-
-            def guarded(thread: threading.Thread) -> None:
-                try:
-                    thread.run()
-                except Exception as exc:  # a user that fails is counted, the run goes on
-                    errors.append(f"{type(exc).__name__}: {exc}")
-
-            runners = [threading.Thread(target=guarded, args=(t,)) for t in threads]
-            begun = time.perf_counter()
-            for runner in runners:
-                runner.start()
-            for runner in runners:
-                runner.join()
-            elapsed = time.perf_counter() - begun
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
-        problems = check_fiches(env, plan, posted)
-
-    latencies = sorted(stats.latencies)
-    count = len(latencies)
-    p99 = latencies[min(count - 1, int(count * 0.99))] if count else 0.0
-    print(f"users: {args.users} ({len(plan.social)} social workers, {len(plan.advisors)} "
-          f"advisors), gunicorn workers: {args.workers}, duration: {elapsed:.1f} s")
-    print(f"requests: {count}, {count / elapsed:.1f} requests/s")
-    if count:
-        print(f"latency: median {statistics.median(latencies) * 1000:.0f} ms, "
-              f"p99 {p99 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms")
-    print("statuses: " + ", ".join(f"{k}: {v}" for k, v in sorted(stats.statuses.items())))
-    server_errors = sum(v for k, v in stats.statuses.items() if k >= 500)
-    print(f"server errors (5xx): {server_errors}; failed users: {len(errors)}")
-    print(f"fiches: {sum(map(len, plan.social.values()))} created, {len(posted)} sent, "
-          f"{len(problems)} lost or duplicated")
-    for line in (stats.failures[:10] + errors[:10] + problems[:10]):
-        print("  " + line)
-    return 1 if server_errors or errors or problems else 0
+            results.append(_postgres_leg(args))
+        except RuntimeError as exc:
+            print(f"PostgreSQL: {exc}")
+            return 1
+        side_by_side(results)
+    return 1 if any(failed(r) for r in results) else 0
 
 
 if __name__ == "__main__":

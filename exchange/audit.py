@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import os
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
+from exchange import audit_walk
 from exchange.models.audit import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
@@ -46,7 +49,7 @@ ACTIONS = frozenset({
     "fiche.created", "fiche.draft_saved", "fiche.signed", "fiche.countersigned", "fiche.sent",
     "fiche.opened", "fiche.viewed", "fiche.pdf_downloaded", "fiche.acknowledged",
     "fiche.accepted", "fiche.declined", "fiche.recalled", "fiche.cancelled", "fiche.tampered",
-    "fiche.refused",
+    "fiche.refused", "fiche.rectified", "fiche.version_viewed", "fiche.version_downloaded",
     "attachment.added", "attachment.removed", "attachment.downloaded",
     "accompaniment.created", "accompaniment.entry_recorded", "accompaniment.renewed",
     "accompaniment.midterm_done", "accompaniment.closed", "accompaniment.refused",
@@ -59,7 +62,7 @@ ACTIONS = frozenset({
     "rights.request_created", "rights.request_updated", "rights.request_viewed",
     "rights.access_export", "rights.restriction_set", "rights.restriction_lifted",
     "rights.erasure_approved", "rights.erased", "breach.recorded", "breach.updated",
-    "breach.viewed", "register.viewed",
+    "breach.viewed", "register.viewed", "rights.fiche_rectification_requested",
 })
 OUTCOMES = frozenset({"success", "refused", "failure"})
 PURPOSES = frozenset({"party", "accompaniment", "dpo_request", "legal_hold", "support"})
@@ -81,19 +84,10 @@ def _checked(value: str | None, pattern: re.Pattern[str], what: str) -> str | No
     return value
 
 
-def record(
-    session: Session,
-    action: str,
-    *,
-    at: datetime,
-    actor: Actor = SYSTEM,
-    object_type: str | None = None,
-    object_id: str | None = None,
-    outcome: str = "success",
-    address: str | None = None,
-    purpose: str | None = None,
-) -> AuditEvent:
-    """Append one event to the chain, in the caller's transaction."""
+def _check_event(action: str, actor: Actor, object_type: str | None,
+                 object_id: str | None, outcome: str, address: str | None,
+                 purpose: str | None) -> None:
+    """What `record` and `record_many` accept: known names, opaque ids only."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     if outcome not in OUTCOMES:
@@ -106,30 +100,86 @@ def record(
     _checked(actor.user_id, _OPAQUE, "user id")
     _checked(actor.unit_id, _OPAQUE, "unit id")
     _checked(address, _ADDRESS, "address")
-    # Updating the head first takes the write lock, so concurrent writers queue here.
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
-    head = session.get(AuditHead, 1, populate_existing=True)
-    if head is None:
+
+
+def record(
+    session: Session,
+    action: str,
+    *,
+    at: datetime,
+    actor: Actor = SYSTEM,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    outcome: str = "success",
+    address: str | None = None,
+    purpose: str | None = None,
+) -> AuditEvent:
+    """Append one event to the chain, in the caller's transaction; the event is returned as a
+    transient object (its row is written already)."""
+    (row,) = _append(session, [Entry(action, at, actor, object_type, object_id, outcome,
+                                     address, purpose)])
+    return AuditEvent(**row)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One event for `record_many`: what `record` takes after the session."""
+
+    action: str
+    at: datetime
+    actor: Actor = SYSTEM
+    object_type: str | None = None
+    object_id: str | None = None
+    outcome: str = "success"
+    address: str | None = None
+    purpose: str | None = None
+
+
+def record_many(session: Session, entries: Sequence[Entry]) -> int:
+    """Append several events to the chain, in order, in the caller's transaction. Returns how
+    many."""
+    return len(_append(session, entries))
+
+
+_HEAD = AuditHead.__table__
+_EVENTS = AuditEvent.__table__
+
+
+def _append(session: Session, entries: Sequence[Entry]) -> list[dict[str, Any]]:
+    """Check every entry before anything is written, then three statements whatever their
+    number: move the head's sequence number (which takes the write lock, so concurrent writers
+    queue there) and read the hash it had, insert the rows (`chain_hash`), store the new head
+    hash. Plain statements, not the ORM's unit of work: the caller's pending changes are not
+    flushed here, and a head object the session holds is expired."""
+    for e in entries:
+        _check_event(e.action, e.actor, e.object_type, e.object_id, e.outcome, e.address,
+                     e.purpose)
+    if not entries:
+        return []
+    moved = session.execute(
+        update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + len(entries))
+        .returning(_HEAD.c.seq, _HEAD.c.hash)).first()
+    if moved is None:
         raise RuntimeError("the audit head row is missing: run the migrations")
-    event = AuditEvent(
-        seq=head.seq,
-        at=at,
-        actor_user_id=actor.user_id,
-        actor_unit_id=actor.unit_id,
-        actor_role=actor.role,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        outcome=outcome,
-        address=address,
-        purpose=purpose,
-    )
-    event.prev_hash = head.hash
-    event.hash = chain_hash(event.prev_hash, *_row_of(event)[:len(HASHED_COLUMNS)])
-    head.hash = event.hash
-    session.add(event)
-    session.flush()
-    return event
+    seq, prev = moved.seq - len(entries), moved.hash
+    rows = []
+    for e in entries:
+        seq += 1
+        digest = chain_hash(prev, seq, e.at, e.actor.user_id, e.actor.unit_id, e.actor.role,
+                            e.action, e.object_type, e.object_id, e.outcome, e.address,
+                            e.purpose)
+        rows.append({"seq": seq, "at": e.at, "actor_user_id": e.actor.user_id,
+                     "actor_unit_id": e.actor.unit_id, "actor_role": e.actor.role,
+                     "action": e.action, "object_type": e.object_type,
+                     "object_id": e.object_id, "outcome": e.outcome, "address": e.address,
+                     "purpose": e.purpose, "prev_hash": prev, "hash": digest})
+        prev = digest
+    session.execute(insert(_EVENTS), rows)
+    session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(hash=prev))
+    held = session.identity_map.get(identity_key(AuditHead, 1))
+    if held is not None:
+        session.expire(held)
+    return rows
 
 
 HASHED_COLUMNS = ("seq", "at", "actor_user_id", "actor_unit_id", "actor_role", "action",
@@ -231,8 +281,12 @@ def verify_rows(
             if prev_hash != prev:
                 return Verification(False, expected - first, seq,
                                     "lien vers l'événement précédent modifié", seen)
-            if chain_hash(prev, seq, at, user, unit, role, action, object_type, object_id,
-                          outcome, address, purpose) != hash_:
+            try:
+                intact = chain_hash(prev, seq, at, user, unit, role, action, object_type,
+                                    object_id, outcome, address, purpose) == hash_
+            except (TypeError, ValueError, AttributeError):  # not text, or not a time
+                intact = False
+            if not intact:
                 return Verification(False, expected - first, seq,
                                     "contenu de l'événement modifié", seen)
             prev = hash_
@@ -283,9 +337,15 @@ def verify(
     *,
     stop: int | None = None,
     marks: Collection[int] = (),
+    workers: int | None = None,
 ) -> Verification:
     """Walk the stored chain from `start` (after a purge: the purge checkpoint's sequence
-    number + 1 and hash) to the head, or only to `stop`; see `verify_rows`."""
+    number + 1 and hash) to the head, or only to `stop`; see `verify_rows`.
+
+    On SQLite the fast walk (`exchange.audit_walk`) first verifies as far as it can, in
+    `workers` processes (by default one per processor when the log is long), and `verify_rows`
+    walks the rest from there: it names the first bad event exactly as a walk from `start`
+    would, since everything before it is verified."""
     head_seq, head_hash, last_seq = session.execute(
         select(AuditHead.seq, AuditHead.hash,
                select(func.max(AuditEvent.seq)).scalar_subquery())
@@ -301,7 +361,44 @@ def verify(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return verify_rows(raw_rows(session, start[0], last), start, end=end, marks=marks)
+        fast = _walk_fast(session, start, last, marks, workers)
+        assert fast.prev is not None
+        rest = verify_rows(raw_rows(session, fast.upto, last), (fast.upto, fast.prev),
+                           end=end, marks=marks)
     finally:
         if collecting:
             gc.enable()
+    return Verification(rest.ok, fast.upto - start[0] + rest.events, rest.first_bad_seq,
+                        rest.reason, {**fast.seen, **rest.seen})
+
+
+def _walk_fast(session: Session, start: tuple[int, str], last: int, marks: Collection[int],
+               workers: int | None) -> audit_walk.Stretch:
+    """How far from `start` the fast walk verifies (PostgreSQL: not at all, `verify_rows`
+    walks it all)."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return audit_walk.stitch(start, [])
+    if workers is None:
+        long = last - start[0] + 1 >= audit_walk.PARALLEL_FROM
+        workers = audit_walk.processors() if long else 1
+    database = connection.engine.url.database
+    if workers > 1 and database and os.path.isfile(database):
+        done = audit_walk.walk_parallel(os.path.abspath(database), start, last, marks, workers)
+        # The workers read the committed log: this transaction must hold the same events
+        # (they never change, so counting them is enough).
+        if done.upto > start[0] and _count(session, start[0], done.upto - 1) == (
+                done.upto - start[0]):
+            return done
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    return audit_walk.stitch(start, [audit_walk.walk(dbapi, start[0], last, start[1], marks)])
+
+
+def _count(session: Session, first: int, last: int) -> int:
+    """Events first..last: all of them less those outside, as SQLite counts a whole table on
+    its smallest index several times faster than it walks a range of rows."""
+    events = select(func.count()).select_from(AuditEvent)
+    return session.scalar(select(
+        events.scalar_subquery() - events.where(AuditEvent.seq < first).scalar_subquery()
+        - events.where(AuditEvent.seq > last).scalar_subquery())) or 0

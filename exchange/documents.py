@@ -12,7 +12,13 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from exchange.blobs import BlobError, BlobStore, delete_after_commit, write_in_transaction
+from exchange.blobs import (
+    BlobError,
+    BlobStore,
+    delete_after_commit,
+    settle,
+    write_in_transaction,
+)
 from exchange.models.documents import Document, KeyWrap
 from exchange.models.types import new_public_id
 from keys.envelope import Envelope, Envelopes, Header, Wrap
@@ -38,14 +44,17 @@ class DocumentStore:
         epoch: str,
         at: datetime,
         version: int = 1,
+        background: bool = False,
         **links: int | None,
     ) -> Document:
-        """Seal `content` for `readers`, write its blob, add its rows to the session."""
+        """Seal `content` for `readers`, write its blob, add its rows to the session. With
+        `background`, the blob is written while the caller goes on (`settle`)."""
         public_id = new_public_id()
         header = Header(document_id=public_id, version=version, kind=kind, sender=sender,
                         readers=tuple(sorted(set(readers))), created_at=at, epoch=epoch)
         envelope = self.envelopes.seal(content, header, header.readers, epoch)
-        blob = write_in_transaction(self.session, self.blobs, envelope.ciphertext)
+        blob = write_in_transaction(self.session, self.blobs, envelope.ciphertext,
+                                    background=background)
         document = Document(
             public_id=public_id, role=role, header=header.to_bytes(), nonce=envelope.nonce,
             epoch_wrap=envelope.epoch_wrap, epoch=epoch, blob=blob,
@@ -58,8 +67,13 @@ class DocumentStore:
         self.session.add(document)
         return document
 
+    def settle(self) -> None:
+        """Wait for the blobs written in the background; BlobError if one failed."""
+        settle(self.session)
+
     def envelope(self, document: Document) -> Envelope:
         try:
+            settle(self.session, document.blob)
             ciphertext = self.blobs.get(document.blob)
         except BlobError as exc:
             raise EnvelopeTampered("ciphertext missing or unreadable") from exc
@@ -79,7 +93,8 @@ class DocumentStore:
             raise EnvelopeTampered("document moved")
         return self.envelopes.open(envelope, reader)
 
-    def destroy(self, document: Document) -> None:
-        """Delete the wraps and the row now, the ciphertext once the transaction commits."""
-        delete_after_commit(self.session, self.blobs, document.blob)
+    def destroy(self, document: Document, *, background: bool = False) -> None:
+        """Delete the wraps and the row now, the ciphertext once the transaction commits
+        (with `background`, in a thread: `exchange.blobs.delete_after_commit`)."""
+        delete_after_commit(self.session, self.blobs, document.blob, background=background)
         self.session.delete(document)

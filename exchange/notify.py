@@ -67,6 +67,12 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "Une orientation que vous avez adressée a été refusée. "
         "Le motif est consultable sur le portail : {link}" + _FOOTER,
     ),
+    "fiche_rectified": (
+        "Liaison : une fiche de liaison a été rectifiée",
+        "Une fiche de liaison échangée avec votre structure a été rectifiée par son "
+        "expéditeur : une nouvelle version signée remplace la précédente. "
+        "Consultez-la sur le portail : {link}" + _FOOTER,
+    ),
     "fiche_recalled": (
         "Liaison : une fiche de liaison a été rappelée",
         "Une fiche de liaison adressée à votre structure a été rappelée par son expéditeur. "
@@ -165,10 +171,22 @@ def enqueue(session: Session, kind: str, recipients: Iterable[str], link: str,
 
     Empty addresses are skipped and duplicates (ignoring case) written once. Raises UnknownKind,
     InvalidLink or NotStaffAddress before writing anything."""
-    if kind not in TEMPLATES:
-        raise UnknownKind(f"Type de notification inconnu : {kind!r}.")
-    check_link(link)
-    now = require_aware(now, "now")
+    distinct = _distinct(recipients)
+    unknown = set(distinct) - staff_addresses(session, distinct.values())
+    if unknown:
+        raise NotStaffAddress(f"{len(unknown)} adresse(s) de notification ne sont ni celles "
+                              "d'un utilisateur actif ni celles d'une structure.")
+    return _write(session, kind, distinct, link, now)
+
+
+def enqueue_for_unit(session: Session, kind: str, unit_id: int, link: str,
+                     now: datetime) -> list[Notification]:
+    """`enqueue` for the active users of a unit: their addresses are staff addresses by
+    construction, so they are not looked up a second time."""
+    return _write(session, kind, _distinct(unit_addresses(session, unit_id)), link, now)
+
+
+def _distinct(recipients: Iterable[str]) -> dict[str, str]:
     distinct: dict[str, str] = {}
     for address in recipients:
         address = address.strip()
@@ -177,10 +195,15 @@ def enqueue(session: Session, kind: str, recipients: Iterable[str], link: str,
     for address in distinct.values():
         if not _ADDRESS.fullmatch(address):
             raise NotStaffAddress("Adresse de notification mal formée.")
-    unknown = set(distinct) - staff_addresses(session, distinct.values())
-    if unknown:
-        raise NotStaffAddress(f"{len(unknown)} adresse(s) de notification ne sont ni celles "
-                              "d'un utilisateur actif ni celles d'une structure.")
+    return distinct
+
+
+def _write(session: Session, kind: str, distinct: dict[str, str], link: str,
+           now: datetime) -> list[Notification]:
+    if kind not in TEMPLATES:
+        raise UnknownKind(f"Type de notification inconnu : {kind!r}.")
+    check_link(link)
+    now = require_aware(now, "now")
     rows = [
         Notification(kind=kind, recipient=address, link=link, created_at=now,
                      next_attempt_at=now, attempts=0, failed=False)

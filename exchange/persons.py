@@ -258,6 +258,12 @@ def view_person(ctx: Context, public_id: str) -> tuple[Person, Identity]:
     return person, read_identity(ctx, person)
 
 
+def may_rectify(ctx: Context, person: Person) -> bool:
+    """The unit that recorded the person keeps their identity; a partner that received it asks
+    that unit (or the DPO, through a rectification request) rather than rewriting it."""
+    return person.created_by_unit_id == ctx.user.unit_id
+
+
 def rectify_identity(ctx: Context, person: Person, identity: Identity) -> Person:
     """Replace the identity (RGPD art. 16): a new ciphertext under the same person key,
     ``identity_version`` + 1, indexes recomputed (``person.updated``)."""

@@ -13,12 +13,15 @@ from typing import Protocol
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session
 
+from exchange.db import is_reading
 from exchange.models.fiches import Accompaniment, Fiche
 from exchange.models.people import Person, PersonUnit
 
 # A recipient sees a fiche once it has been sent, never its drafts.
 RECEIVED_STATES = frozenset({"sent", "read", "acknowledged", "accepted", "declined", "recalled"})
 ROLES_WITH_PERSONS = frozenset({"social_worker", "advisor", "unit_manager"})
+WRITER_ROLES = ("social_worker", "advisor")
+"""Who records persons and consents and writes fiches; a unit manager reads and countersigns."""
 
 
 class NotVisible(LookupError):
@@ -64,7 +67,13 @@ def fiche_query(viewer: Viewer) -> Select[tuple[Fiche]]:
 
 
 def visible_fiche(s: Session, viewer: Viewer, public_id: str) -> Fiche:
-    fiche = s.scalar(fiche_query(viewer).where(Fiche.public_id == public_id))
+    """The fiche, if `viewer` may see it. In a unit of work its row is locked until the end of
+    the transaction, so that two transitions of one fiche cannot both pass their state check
+    (PostgreSQL; SQLite's transactions already take the database's one write lock)."""
+    query = fiche_query(viewer).where(Fiche.public_id == public_id)
+    if not is_reading(s):
+        query = query.with_for_update(of=Fiche)
+    fiche = s.scalar(query)
     if fiche is None:
         raise NotVisible(public_id)
     return fiche

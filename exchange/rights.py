@@ -8,7 +8,9 @@ sealed document readable only by the DPO's institution (`DocumentStore.seal`, on
 
 What the DPO does for a person hangs on a request of the matching kind and is audited with the
 purpose ``dpo_request``: the access export (`exchange.rights_export`), rectification of the
-identity (through `exchange.persons.rectify_identity`), restriction (art. 18: sets
+identity (through `exchange.persons.rectify_identity`) and, for the person's fiches, a
+"rectification demandée" mark that their sending unit answers with a new signed version
+(`exchange.fiches.rectification`: the DPO never reads a fiche), restriction (art. 18: sets
 `Person.restricted`, which the domain checks before any sending) and erasure on request (art.
 17), approved by the DPO unless a legal hold applies (`retention.sweep.active_hold`).
 
@@ -40,7 +42,7 @@ from exchange.domain.dates import add_months
 from exchange.domain.errors import DomainError
 from exchange.domain.identity import Identity
 from exchange.models.documents import Document
-from exchange.models.fiches import Accompaniment, Fiche, Receipt
+from exchange.models.fiches import Accompaniment, Fiche, FicheRectificationMark, Receipt
 from exchange.models.org import Institution, Unit
 from exchange.models.people import Consent, Person, PersonUnit
 from exchange.models.rights import Breach, RestrictionChange, RightsRequest
@@ -99,7 +101,7 @@ LIFT_REASONS = {
 # What each kind of request lets the DPO do for the person it concerns.
 ALLOWED = {
     "access": frozenset({"export"}),
-    "rectification": frozenset({"rectify", "restrict"}),
+    "rectification": frozenset({"rectify", "restrict", "mark_fiche"}),
     "erasure": frozenset({"erase", "restrict"}),
     "restriction": frozenset({"restrict"}),
     "objection": frozenset({"restrict", "erase"}),
@@ -438,6 +440,78 @@ def rectify(ctx: Context, request: RightsRequest, identity: Identity) -> Person:
     persons.rectify_identity(ctx.persons_context(), person, identity)
     _started(request, ctx)
     return person
+
+
+@dataclass(frozen=True)
+class FicheLine:
+    """A sent fiche about the request's person that the DPO's institution exchanged: metadata
+    only (the DPO never reads a fiche's content), and where its rectification stands."""
+
+    fiche: Fiche
+    ours: bool  # sent by the DPO's institution, whose sending unit alone can rectify it
+    requested_at: datetime | None  # latest "rectification demandée" of this request
+    done_version: int | None  # the version the sending unit signed in answer
+    done_at: datetime | None
+
+
+def fiches_of_request(ctx: Context, request: RightsRequest) -> list[FicheLine]:
+    """For a rectification request: the person's sent fiches where the DPO's institution is
+    the sender or the recipient, oldest first."""
+    if "mark_fiche" not in ALLOWED[request.kind]:
+        return []
+    person = person_of(ctx, request)
+    if person is None:
+        return []
+    units = select(Unit.id).where(Unit.institution_id == ctx.user.institution.id)
+    ours = set(ctx.session.scalars(units))
+    fiches = list(ctx.session.scalars(select(Fiche).where(
+        Fiche.person_id == person.id, Fiche.sent_at.is_not(None),
+        or_(Fiche.sender_unit_id.in_(units), Fiche.recipient_unit_id.in_(units)))
+        .order_by(Fiche.sent_at, Fiche.id)))
+    marks: dict[int, FicheRectificationMark] = {}
+    for mark in ctx.session.scalars(select(FicheRectificationMark).where(
+            FicheRectificationMark.request_id == request.id,
+            FicheRectificationMark.fiche_id.in_([f.id for f in fiches]))
+            .order_by(FicheRectificationMark.id)):
+        marks[mark.fiche_id] = mark
+    lines = []
+    for fiche in fiches:
+        mark = marks.get(fiche.id)
+        lines.append(FicheLine(fiche, fiche.sender_unit_id in ours,
+                               mark.marked_at if mark else None,
+                               mark.done_version if mark else None,
+                               mark.done_at if mark else None))
+    return lines
+
+
+def request_fiche_rectification(ctx: Context, request: RightsRequest,
+                                fiche_public_id: str) -> FicheRectificationMark:
+    """Mark "rectification demandée" on a fiche the DPO's institution sent: its sending unit
+    sees the notice on the fiche until it signs a new version
+    (``rights.fiche_rectification_requested``)."""
+    action = "rights.fiche_rectification_requested"
+    _acting_on(ctx, request, "mark_fiche", action)
+    line = next((x for x in fiches_of_request(ctx, request)
+                 if x.fiche.public_id == fiche_public_id), None)
+    if line is None:
+        raise NotFound(fiche_public_id)
+    if not line.ours:
+        raise ctx.refuse(action, "fiche", fiche_public_id,
+                         "Cette fiche a été envoyée par une autre institution : transmettez la "
+                         "demande à son délégué à la protection des données.")
+    pending = ctx.session.scalar(select(FicheRectificationMark.id).where(
+        FicheRectificationMark.fiche_id == line.fiche.id,
+        FicheRectificationMark.done_at.is_(None)))
+    if pending is not None:
+        raise ctx.refuse(action, "fiche", fiche_public_id,
+                         "La rectification de cette fiche est déjà demandée à la structure "
+                         "expéditrice.")
+    mark = FicheRectificationMark(fiche_id=line.fiche.id, request_id=request.id,
+                                  marked_at=ctx.now, marked_by_id=ctx.user.id)
+    ctx.session.add(mark)
+    _started(request, ctx)
+    ctx.audit(action, "fiche", fiche_public_id)
+    return mark
 
 
 def set_restriction(ctx: Context, request: RightsRequest, *, restricted: bool,

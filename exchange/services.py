@@ -3,7 +3,7 @@ password hasher, throttle, and the key material opened with the master key."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -22,9 +22,10 @@ from keys.epochs import EpochKeyStore
 from keys.errors import MasterKeyInvalid
 from keys.master import MasterKey, SecretBox
 from keys.personal import PersonalFields
-from keys.store import KeyStore
+from keys.store import KeyStore, PublicKeyCache
 
 MASTER_CHECK = "master-key-check"
+_KEYSTORE = "liaison.keystore"
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Services:
     throttle: Throttle
     _master: MasterKey | None = None
     _blobs: BlobStore | None = None
+    _checked_publics: PublicKeyCache = field(default_factory=PublicKeyCache)
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock) -> Services:
@@ -82,13 +84,19 @@ class Services:
             ) from exc
 
     def keystore(self, session: Session) -> KeyStore:
-        return KeyStore(
-            self.master,
-            SqlKeyRecordStore(session),
-            EpochKeyStore(self.settings.epoch_key_dir, self.master),
-            self.clock.now,
-            max_payload=self.settings.max_payload_bytes,
-        )
+        """The key store working in `session`: one per session, so that what it has looked up
+        serves the whole unit of work."""
+        store = session.info.get(_KEYSTORE)
+        if store is None:
+            store = session.info[_KEYSTORE] = KeyStore(
+                self.master,
+                SqlKeyRecordStore(session),
+                EpochKeyStore(self.settings.epoch_key_dir, self.master),
+                self.clock.now,
+                max_payload=self.settings.max_payload_bytes,
+                checked_publics=self._checked_publics,
+            )
+        return store  # type: ignore[no-any-return]
 
     def secret_box(self, purpose: str) -> SecretBox:
         return self.master.secret_box(purpose)

@@ -21,6 +21,7 @@ import base64
 import hashlib
 import re
 import secrets
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -91,6 +92,32 @@ def _pem(label: str, der: bytes) -> str:
     return f"-----BEGIN {label}-----\n" + "\n".join(lines) + f"\n-----END {label}-----\n"
 
 
+class PublicKeyCache:
+    """Encryption public keys already checked against their private halves, by key id and the
+    exact public bytes of the record: a record whose stored public key changed is checked
+    again. Checking costs an unwrap and a key derivation; sealing a fiche seals for two
+    institutions several times, and a process may share one cache between its key stores."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[str, bytes], MLKEM768X25519PublicKey] = {}
+        self._lock = threading.Lock()
+
+    def get(self, record: KeyRecord) -> MLKEM768X25519PublicKey | None:
+        if record.public is None:
+            return None
+        return self._keys.get((record.key_id, record.public))
+
+    def put(self, record: KeyRecord, public: MLKEM768X25519PublicKey) -> None:
+        if record.public is None:
+            return
+        with self._lock:
+            if len(self._keys) >= self.LIMIT:
+                self._keys.clear()
+            self._keys[(record.key_id, record.public)] = public
+
+
 class KeyStore:
     """All keys, their records and the retention-epoch keys.
 
@@ -105,6 +132,7 @@ class KeyStore:
         epochs: EpochKeyStore,
         now: Callable[[], datetime],
         max_payload: int = DEFAULT_MAX_PAYLOAD,
+        checked_publics: PublicKeyCache | None = None,
     ) -> None:
         if max_payload < 1:
             raise ValueError("max_payload must be positive")
@@ -113,6 +141,7 @@ class KeyStore:
         self.epochs = epochs
         self._clock = now
         self.max_payload = max_payload
+        self._publics = PublicKeyCache() if checked_publics is None else checked_publics
 
     def __repr__(self) -> str:
         return f"KeyStore(epochs={self.epochs!r})"
@@ -319,8 +348,15 @@ class KeyStore:
         return MLKEM768X25519PrivateKey(kem, dh)
 
     def _hpke_public(self, record: KeyRecord) -> MLKEM768X25519PublicKey:
+        """The public key to seal for, once its record's stored public half has been checked
+        against its private half (a swapped public key would seal for someone else)."""
+        known = self._publics.get(record)
+        if known is not None:
+            return known
         kem, dh, _ = self._hpke_components(record)
-        return MLKEM768X25519PublicKey(kem.public_key(), dh.public_key())
+        public = MLKEM768X25519PublicKey(kem.public_key(), dh.public_key())
+        self._publics.put(record, public)
+        return public
 
     def _ed25519_private(self, record: KeyRecord, purpose: str) -> ed25519.Ed25519PrivateKey:
         signer = ed25519.Ed25519PrivateKey.from_private_bytes(self._secret(record, purpose))

@@ -8,13 +8,15 @@ One run (`run_sweep`), under the cross-process lock of `retention.lock`:
    fiches, accompaniments, consents, persons and conventions whose horizons may have moved
    (`retention.horizons`, epochs moved as needed);
 3. takes the due items (`find_due`: ``horizon < :today`` on indexed columns, no scan) and
-   deletes them one by one, each in its own transaction: re-check the legal holds, check the
-   de-identified statistics rows exist, destroy the key wraps, delete the document rows
-   (their blob names go to ``retention_doomed_blobs`` in the same transaction), receipts,
-   fiches, accompaniment, consent, and the person when nothing else refers to them, and
-   audit each deletion by id; after the commit the blobs are overwritten and unlinked (in a
-   small thread pool: the fsyncs dominate) and their doomed rows removed. An error on one
-   item is logged by id and the sweep goes on; a process killed anywhere leaves either a
+   deletes them in batches (`retention.deletion`), one transaction per batch and a savepoint
+   per item when a batch's writes fail: re-check the legal holds, check the de-identified
+   statistics rows exist, destroy the key wraps, delete the document rows (their blob names
+   go to ``retention_doomed_blobs`` in the same transaction), receipts, fiches,
+   accompaniment, consent, and the person when nothing else refers to them, and audit each
+   deletion by id. Each item is atomic: all of it commits or none of it. After a batch
+   commits, its blobs are overwritten, flushed to disk with one filesystem sync and unlinked
+   (`FolderBlobStore.delete_many`), and their doomed rows removed. An error on one item is
+   logged by id and the sweep goes on; a process killed anywhere leaves either a
    rolled-back transaction or doomed blobs, which the next run finishes;
 4. destroys the key of every past retention epoch no document or person key uses any more;
 5. signs and stores the deletion report (`retention.reports`), releases the lock and, on
@@ -29,46 +31,45 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, delete, exists, insert, inspect, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from exchange import audit
-from exchange.blobs import BlobError, FolderBlobStore
+from exchange.blobs import BlobError, BlobStore, FolderBlobStore
 from exchange.db import Database
 from exchange.documents import DocumentStore
 from exchange.domain.clock import paris_date
-from exchange.domain.dates import add_months
-from exchange.domain.vocabulary import Axis, FicheState
 from exchange.models.audit import AuditEvent
-from exchange.models.documents import Document, KeyWrap
-from exchange.models.fiches import Accompaniment, Fiche, Receipt
+from exchange.models.documents import Document
+from exchange.models.fiches import Accompaniment, Fiche
 from exchange.models.org import Convention
 from exchange.models.people import Consent, Person
 from keys.personal import PersonalFields
 from keys.store import KeyStore
+from retention.deletion import (
+    Deleter,
+    DueItem,
+    batches,
+    chunked,
+    statistics_missing,
+)
+from retention.deletion import Outcome as Deleted
 from retention.holds import REASONS
 from retention.horizons import (
-    CONVENTION_END,
-    DECIDED_STATES,
-    DRAFT_ABANDONED,
     FOLLOWS_FICHES,
     FOLLOWS_RECORDS,
-    MARKED,
-    NO_LONGER_NEEDED,
-    UNSENT_STATES,
     Outcome,
     Sealing,
     compute,
     load_file,
     persons_of_convention,
     recompute_for_person,
-    rule_of,
 )
 from retention.lock import DEFAULT_TTL, SweepLock, lock_for, wall_clock
 from retention.models import (
@@ -83,8 +84,7 @@ from retention.reports import store_report
 
 log = logging.getLogger("liaison.retention")
 
-STAT_TABLE = "stat_facts"
-BLOB_BATCH = 512
+BLOB_BATCH = 1000
 BLOB_WORKERS = 16
 RENEW_EVERY_SECONDS = 60.0
 FEED_BATCH = 2000
@@ -106,7 +106,7 @@ class SweepServices(Protocol):
     def db(self) -> Database: ...
 
     @property
-    def blobs(self) -> FolderBlobStore: ...
+    def blobs(self) -> BlobStore: ...
 
     def keystore(self, session: Session) -> KeyStore: ...
 
@@ -120,17 +120,6 @@ def no_fault(step: str) -> None:
 
 
 # -- what is due -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DueItem:
-    kind: str
-    row_id: int
-    public_id: str
-    horizon: date
-    axis: int | None = None
-    convention_id: int | None = None
-    person_id: int | None = None
 
 
 def find_due(session: Session, today: date) -> list[DueItem]:
@@ -174,35 +163,9 @@ def statistics_recorded(session: Session, fiche: Fiche, keystore: KeyStore) -> b
     Facts name no fiche (by design), so the check is what can be matched: an accepted
     orientation's accompaniment has facts under its opaque reference; a sent orientation has an
     ``orientation_sent`` fact for its convention, units, axis and month. Bilans, returns and
-    fiches never sent write no fact. True while the ``stat_facts`` table does not exist."""
-    if not _has_stat_table(session) or fiche.sent_at is None:
-        return True
-    from exchange.domain.indicators import month_of
-    from exchange.domain.vocabulary import FicheKind
-    from exchange.models.statistics import StatFact
-    from exchange.statistics import ACCOMPANIMENT_PREFIX
-    from keys.personal import blind_index
-
-    if not FicheKind(fiche.kind).is_orientation:
-        return True
-    accompaniment = session.scalar(select(Accompaniment).where(
-        Accompaniment.orientation_id == fiche.id))
-    if accompaniment is not None:
-        ref = blind_index(keystore, ACCOMPANIMENT_PREFIX, accompaniment.public_id)
-        return bool(session.scalar(select(exists().where(StatFact.accompaniment_ref == ref))))
-    return bool(session.scalar(select(exists().where(
-        StatFact.event == "orientation_sent", StatFact.convention_id == fiche.convention_id,
-        StatFact.axis == fiche.axis, StatFact.sender_unit_id == fiche.sender_unit_id,
-        StatFact.receiving_unit_id == fiche.recipient_unit_id,
-        StatFact.month == month_of(paris_date(fiche.sent_at))))))
-
-
-def _has_stat_table(session: Session) -> bool:
-    cached = session.info.get("liaison.stat_table")
-    if cached is None:
-        cached = inspect(session.connection()).has_table(STAT_TABLE)
-        session.info["liaison.stat_table"] = cached
-    return bool(cached)
+    fiches never sent write no fact. True while the ``stat_facts`` table does not exist. The
+    sweep checks a whole batch at once (`retention.deletion.statistics_missing`)."""
+    return fiche.id not in statistics_missing(session, [fiche], lambda: keystore)
 
 
 # -- the result --------------------------------------------------------------------------------
@@ -321,10 +284,14 @@ class _Sweep:
         self.clock = clock
         self.result = SweepResult("done", now, self.today)
         self.doomed: list[str] = []
+        """Blobs whose rows are deleted and committed, to shred."""
+        self.shredding: Future[list[str]] | None = None
+        """The group of blobs being shredded in the background while the next batch goes on."""
+        self.shredded: list[str] = []
+        """Blobs shredded whose doomed rows are still to delete."""
         self.recompute: set[int] = set()
         self.conventions: dict[int, Convention] = {}
         self.marked: set[tuple[str, int]] = set()
-        self.hold_targets: set[tuple[str, int]] = set()
         self._renewed = time.monotonic()
 
     # -- entry points --------------------------------------------------------------------------
@@ -336,8 +303,13 @@ class _Sweep:
         try:
             self._refresh_in(session, sealing=None)
             self._load_conventions(session)
+            deleter = self._deleter()
             for item in find_due(session, self.today):
-                self.result.deleted.append(self._entry(session, item))
+                rule = FOLLOWS_RECORDS if item.kind == "person" else (
+                    FOLLOWS_FICHES if item.kind == "consent" else deleter.rule(
+                        item.convention_id, item.axis, item.horizon, item.kind, item.row_id,
+                        None))
+                self.result.deleted.append(deleter.entry(item, rule))
             self.result.skipped_hold = held_due(session, self.today)
         finally:
             session.rollback()
@@ -352,8 +324,9 @@ class _Sweep:
             session.add(run)
             session.flush()
             run_id = run.id
-        with ThreadPoolExecutor(BLOB_WORKERS, thread_name_prefix="shred") as pool:
-            self.pool = pool
+        with ThreadPoolExecutor(BLOB_WORKERS, thread_name_prefix="shred") as pool, \
+                ThreadPoolExecutor(1, thread_name_prefix="shred-group") as shredder:
+            self.pool, self.shredder = pool, shredder
             self._shred_leftovers()
             self._refresh()
             with self.svc.db.unit_of_work() as session:
@@ -364,8 +337,9 @@ class _Sweep:
                     audit.record(session, "retention.skipped_hold", at=self.now,
                                  object_type=entry["kind"], object_id=entry["id"],
                                  purpose="legal_hold")
-            for item in due:
-                self._one(item)
+            deleter = self._deleter()
+            for batch in batches(due):
+                self._batch(deleter, batch)
             self._recompute_left()
             self._shred()
         self._destroy_epochs()
@@ -380,17 +354,11 @@ class _Sweep:
             self.lock.renew()
             self._renewed = time.monotonic()
 
-    def _erase_notes(self, session: Session, kind: str, ids: list[int]) -> None:
-        if any((kind, i) in self.hold_targets for i in ids):
-            _erase_notes(session, kind, ids)
-
     def _load_conventions(self, session: Session) -> None:
-        """Conventions, and which targets have marks or (even lifted) holds: few rows that
-        spare a query per item (a hold placed during the sweep is still seen: `_held`)."""
+        """Conventions, and which targets have marks: few rows, read once, that say which
+        rule made an item due."""
         self.marked = {(r[0], r[1]) for r in session.execute(
             select(RetentionMark.target_type, RetentionMark.target_id))}
-        self.hold_targets = {(r[0], r[1]) for r in session.execute(
-            select(LegalHold.target_type, LegalHold.target_id))}
         self.conventions = {c.id: c for c in session.scalars(select(Convention))}
         for convention in self.conventions.values():
             _ = convention.effective_end_date  # loads the amendments while the session is open
@@ -447,249 +415,49 @@ class _Sweep:
         for person_id in sorted(self.recompute):
             self._recompute_person(person_id)
 
-    def _one(self, item: DueItem) -> None:
+    def _batch(self, deleter: Deleter, items: list[DueItem]) -> None:
+        """One batch of due items of one kind, in one transaction (`retention.deletion`),
+        which also forgets the doomed rows of the blobs shredded meanwhile."""
+        self._collect(wait=False)
+        forget = self.shredded
         try:
             with self.svc.db.unit_of_work() as session:
-                names = self._delete(session, item)
-            self.fault(f"{item.kind}:committed")
-            if names:
-                self.doomed.extend(names)
-                if len(self.doomed) >= BLOB_BATCH:
-                    self._shred()
+                _forget(session, forget)
+                done = deleter.delete(session, items)
         except Exception as exc:
-            log.error("retention: %s %s not deleted (%s)", item.kind, item.public_id,
-                      type(exc).__name__)
-            self.result.errors.append({"kind": item.kind, "id": item.public_id,
-                                       "error": type(exc).__name__})
+            # Nothing of the batch was committed: every item of it is left for the next run.
+            failed = Deleted()
+            for item in items:
+                failed.error(item, exc)
+            self.result.errors.extend(failed.errors)
+            self._renew()
+            return
+        self.shredded = self.shredded[len(forget):]
+        self._merge(done)
+        self.fault(f"{items[0].kind}:committed")
+        self.doomed.extend(done.names)
+        if len(self.doomed) >= BLOB_BATCH and (self.shredding is None
+                                               or self.shredding.done()):
+            # The group shreds while the next batches are deleted; if it is slower than
+            # they are, the next group is bigger.
+            self._collect(wait=True)
+            names, self.doomed = self.doomed, []
+            self.shredding = self.shredder.submit(self._shred_group, names)
         self._renew()
 
-    # -- deleting ------------------------------------------------------------------------------
+    def _merge(self, done: Deleted) -> None:
+        self.result.deleted.extend(done.deleted)
+        self.result.skipped.extend(done.skipped)
+        self.result.skipped_hold.extend(done.skipped_hold)
+        self.result.errors.extend(done.errors)
+        self.result.documents += done.documents
+        self.result.wraps += done.wraps
+        self.recompute |= done.recompute
+        self.recompute -= done.settled
 
-    def _delete(self, session: Session, item: DueItem) -> list[str]:
-        if item.kind == "accompaniment":
-            return self._delete_accompaniment(session, item)
-        if item.kind == "fiche":
-            return self._delete_fiche(session, item)
-        if item.kind == "consent":
-            return self._delete_consent(session, item)
-        if item.kind == "person":
-            return self._delete_person(session, item)
-        return self._delete_document(session, item)
-
-    def _still_due(self, day: date | None) -> bool:
-        return day is not None and day < self.today
-
-    def _skip(self, item: DueItem, why: str) -> list[str]:
-        self.result.skipped.append({"kind": item.kind, "id": item.public_id, "why": why})
-        if item.person_id is not None:
-            self.recompute.add(item.person_id)
-        return []
-
-    def _held(self, session: Session, item: DueItem, person_id: int,
-              fiche_ids: Iterable[int]) -> bool:
-        hold = active_hold(session, person_id, fiche_ids)
-        if hold is None:
-            return False
-        self.hold_targets.add((hold.target_type, hold.target_id))
-        self.result.skipped_hold.append({"kind": item.kind, "id": item.public_id,
-                                         "hold": hold.public_id, "reason": hold.reason_code})
-        audit.record(session, "retention.skipped_hold", at=self.now, object_type=item.kind,
-                     object_id=item.public_id, purpose="legal_hold")
-        self.recompute.add(person_id)
-        return True
-
-    def _delete_accompaniment(self, session: Session, item: DueItem) -> list[str]:
-        accompaniment = session.get(Accompaniment, item.row_id)
-        if accompaniment is None:
-            return []
-        if not self._still_due(accompaniment.horizon):
-            return self._skip(item, "not_due")
-        fiches = list(session.scalars(select(Fiche).where(
-            (Fiche.accompaniment_id == accompaniment.id)
-            | (Fiche.id == accompaniment.orientation_id)).order_by(Fiche.id)))
-        fiche_ids = [f.id for f in fiches]
-        if self._held(session, item, accompaniment.person_id, fiche_ids):
-            return []
-        keystore = self.svc.keystore(session)
-        if not all(statistics_recorded(session, f, keystore) for f in fiches):
-            return self._skip(item, "statistics_missing")
-        self.fault("accompaniment:checked")
-        rules = {f.id: self._rule(session, f.convention_id, f.axis, item.horizon, "fiche", f.id,
-                                  f.state) for f in fiches}
-        rule = self._rule(session, accompaniment.convention_id, accompaniment.axis,
-                          item.horizon, "accompaniment", accompaniment.id, None)
-        names = self._documents(session, (Document.fiche_id.in_(fiche_ids))
-                                | (Document.accompaniment_id == accompaniment.id))
-        session.execute(delete(Receipt).where(Receipt.fiche_id.in_(fiche_ids)))
-        session.execute(delete(RetentionMark).where(
-            ((RetentionMark.target_type == "fiche") & RetentionMark.target_id.in_(fiche_ids))
-            | ((RetentionMark.target_type == "accompaniment")
-               & (RetentionMark.target_id == accompaniment.id))))
-        self._erase_notes(session, "fiche", fiche_ids)
-        session.execute(update(Fiche).where(Fiche.id.in_(fiche_ids))
-                        .values(accompaniment_id=None)
-                        .execution_options(synchronize_session=False))
-        session.execute(delete(Accompaniment).where(Accompaniment.id == accompaniment.id)
-                        .execution_options(synchronize_session=False))
-        session.execute(delete(Fiche).where(Fiche.id.in_(fiche_ids))
-                        .execution_options(synchronize_session=False))
-        self.fault("accompaniment:rows_deleted")
-        self._deleted(session, item, rule)
-        for fiche in fiches:
-            self._deleted(session, DueItem("fiche", fiche.id, fiche.public_id, item.horizon,
-                                           fiche.axis, fiche.convention_id, fiche.person_id),
-                          rules[fiche.id])
-        self._person_after(session, accompaniment.person_id)
-        self.fault("accompaniment:audited")
-        return names
-
-    def _delete_fiche(self, session: Session, item: DueItem) -> list[str]:
-        fiche = session.get(Fiche, item.row_id)
-        if fiche is None:
-            return []
-        if not self._still_due(fiche.horizon):
-            return self._skip(item, "not_due")
-        if FicheState(fiche.state) not in DECIDED_STATES and (
-                fiche.accompaniment_id is not None or session.scalar(
-                select(Accompaniment.id).where(Accompaniment.orientation_id == fiche.id))):
-            # It goes with its accompaniment, which refers to it.
-            return self._skip(item, "follows_accompaniment")
-        if self._held(session, item, fiche.person_id, [fiche.id]):
-            return []
-        if fiche.sent_at is not None and not statistics_recorded(
-                session, fiche, self.svc.keystore(session)):
-            return self._skip(item, "statistics_missing")
-        self.fault("fiche:checked")
-        rule = self._rule(session, fiche.convention_id, fiche.axis, item.horizon, "fiche",
-                          fiche.id, fiche.state)
-        names = self._documents(session, Document.fiche_id == fiche.id)
-        session.execute(delete(Receipt).where(Receipt.fiche_id == fiche.id))
-        if ("fiche", fiche.id) in self.marked:
-            session.execute(delete(RetentionMark).where(RetentionMark.target_type == "fiche",
-                                                        RetentionMark.target_id == fiche.id))
-        self._erase_notes(session, "fiche", [fiche.id])
-        session.execute(delete(Fiche).where(Fiche.id == fiche.id)
-                        .execution_options(synchronize_session=False))
-        self.fault("fiche:rows_deleted")
-        self._deleted(session, item, rule)
-        self._person_after(session, fiche.person_id, checked_hold=True)
-        self.fault("fiche:audited")
-        return names
-
-    def _delete_consent(self, session: Session, item: DueItem) -> list[str]:
-        consent = session.get(Consent, item.row_id)
-        if consent is None:
-            return []
-        if not self._still_due(consent.horizon):
-            return self._skip(item, "not_due")
-        if session.scalar(select(exists().where(Fiche.consent_id == consent.id))):
-            return self._skip(item, "still_referenced")
-        if self._held(session, item, consent.person_id, []):
-            return []
-        names = self._documents(session, Document.consent_id == consent.id)
-        session.execute(delete(Consent).where(Consent.id == consent.id)
-                        .execution_options(synchronize_session=False))
-        self.fault("consent:rows_deleted")
-        self._deleted(session, item, FOLLOWS_FICHES)
-        self._person_after(session, consent.person_id)
-        return names
-
-    def _delete_person(self, session: Session, item: DueItem) -> list[str]:
-        person = session.get(Person, item.row_id)
-        if person is None:
-            return []
-        if not self._still_due(person.horizon):
-            return self._skip(item, "not_due")
-        if _has_records(session, person.id):
-            return self._skip(item, "still_referenced")
-        if self._held(session, item, person.id, []):
-            return []
-        self._delete_person_row(session, person.id, person.public_id, item.horizon)
-        return []
-
-    def _delete_document(self, session: Session, item: DueItem) -> list[str]:
-        document = session.get(Document, item.row_id)
-        if document is None or not self._still_due(document.horizon):
-            return []
-        names = self._documents(session, Document.id == document.id)
-        self.result.documents -= 1  # counted as the item itself
-        self._deleted(session, item, NO_LONGER_NEEDED)
-        return names
-
-    def _documents(self, session: Session, condition: ColumnElement[bool]) -> list[str]:
-        """Destroy the wraps, then delete the rows; the blob names become doomed rows."""
-        rows = session.execute(select(Document.id, Document.blob).where(condition)).all()
-        if not rows:
-            return []
-        ids = [r[0] for r in rows]
-        names = [r[1] for r in rows]
-        wraps = session.execute(delete(KeyWrap).where(KeyWrap.document_id.in_(ids))
-                                .execution_options(synchronize_session=False))
-        self.fault("wraps_destroyed")
-        session.execute(insert(DoomedBlob), [{"name": n} for n in names])
-        session.execute(delete(Document).where(Document.id.in_(ids))
-                        .execution_options(synchronize_session=False))
-        self.result.documents += len(ids)
-        self.result.wraps += int(wraps.rowcount)  # type: ignore[attr-defined]
-        return names
-
-    def _person_after(self, session: Session, person_id: int, *,
-                      checked_hold: bool = False) -> None:
-        """Delete the person with their last record; otherwise recompute them later.
-        ``checked_hold``: this transaction already found no hold on the person."""
-        if _has_records(session, person_id):
-            self.recompute.add(person_id)
-            return
-        if not checked_hold and active_hold(session, person_id, []) is not None:
-            return
-        person = session.execute(select(Person.public_id, Person.horizon)
-                                 .where(Person.id == person_id)).first()
-        if person is not None:
-            self._delete_person_row(session, person_id, person[0], person[1])
-
-    def _delete_person_row(self, session: Session, person_id: int, public_id: str,
-                           horizon: date | None) -> None:
-        self._erase_notes(session, "person", [person_id])
-        session.execute(delete(Person).where(Person.id == person_id)
-                        .execution_options(synchronize_session=False))
-        self.recompute.discard(person_id)
-        self._deleted(session, DueItem("person", person_id, public_id,
-                                       horizon or self.today, None, None, person_id),
-                      FOLLOWS_RECORDS)
-
-    def _deleted(self, session: Session, item: DueItem, rule: str) -> None:
-        audit.record(session, "retention.deleted", at=self.now, object_type=item.kind,
-                     object_id=item.public_id)
-        convention = self.conventions.get(item.convention_id) if item.convention_id else None
-        self.result.deleted.append({
-            "kind": item.kind, "id": item.public_id, "axis": item.axis,
-            "convention": convention.public_id if convention is not None else None,
-            "horizon": item.horizon.isoformat(), "rule": rule})
-
-    def _rule(self, session: Session | None, convention_id: int | None, axis: int | None,
-              day: date, kind: str, row_id: int, state: str | None) -> str:
-        """Which rule made the item due (before its marks are deleted)."""
-        convention = self.conventions.get(convention_id) if convention_id else None
-        if convention is not None and axis is not None:
-            latest = add_months(convention.effective_end_date,
-                                rule_of(convention).period_months(Axis(axis)))
-            if day >= latest:
-                return CONVENTION_END
-        if (kind, row_id) in self.marked:
-            return MARKED
-        if state is not None and FicheState(state) in UNSENT_STATES:
-            return DRAFT_ABANDONED
-        return NO_LONGER_NEEDED
-
-    def _entry(self, session: Session, item: DueItem) -> dict[str, Any]:
-        rule = FOLLOWS_RECORDS if item.kind == "person" else (
-            FOLLOWS_FICHES if item.kind == "consent" else
-            self._rule(session, item.convention_id, item.axis, item.horizon, item.kind,
-                       item.row_id, None))
-        convention = self.conventions.get(item.convention_id) if item.convention_id else None
-        return {"kind": item.kind, "id": item.public_id, "axis": item.axis,
-                "convention": convention.public_id if convention is not None else None,
-                "horizon": item.horizon.isoformat(), "rule": rule}
+    def _deleter(self) -> Deleter:
+        return Deleter(now=self.now, today=self.today, conventions=self.conventions,
+                       marked=self.marked, keystore=self.svc.keystore, fault=self.fault)
 
     # -- blobs, epochs, report -----------------------------------------------------------------
 
@@ -699,18 +467,41 @@ class _Sweep:
         self._shred()
 
     def _shred(self) -> None:
+        """Shred every doomed blob left (their rows are committed as deleted) and forget
+        them: waits for the group shredding in the background first."""
+        self._collect(wait=True)
         names, self.doomed = self.doomed, []
-        if not names:
-            return
+        for group in chunked(names, BLOB_BATCH):
+            self._shredded(self._shred_group(group))
+        if self.shredded:
+            with self.svc.db.unit_of_work() as session:
+                _forget(session, self.shredded)
+            self.shredded = []
+
+    def _collect(self, *, wait: bool) -> None:
+        """Take the names the background group shredded (raising what it raised)."""
+        if self.shredding is not None and (wait or self.shredding.done()):
+            done, self.shredding = self.shredding.result(), None
+            self._shredded(done)
+
+    def _shredded(self, names: list[str]) -> None:
+        self.shredded.extend(names)
+        self.result.blobs += len(names)
+
+    def _shred_group(self, names: Sequence[str]) -> list[str]:
         store = self.svc.blobs
-        done = [n for n, ok in zip(names, self.pool.map(lambda n: _shred_one(store, n), names),
-                                   strict=True) if ok]
+        if isinstance(store, FolderBlobStore):
+            # Zeros over every file, one flush of the filesystem, then the unlinks.
+            try:
+                done = store.delete_many(names, self.pool)
+            except BlobError:
+                log.warning("retention: %d blob(s) not shredded yet", len(names))
+                done = []
+        else:
+            done = [n for n, ok in zip(names, self.pool.map(
+                lambda n: _shred_one(store, n), names), strict=True) if ok]
         self.fault("blobs_shredded")
-        with self.svc.db.unit_of_work() as session:
-            for start in range(0, len(done), 500):
-                session.execute(delete(DoomedBlob).where(
-                    DoomedBlob.name.in_(done[start:start + 500])))
-        self.result.blobs += len(done)
+        return done
 
     def _destroy_epochs(self) -> None:
         current = epoch_of(self.today)
@@ -746,7 +537,13 @@ class _Sweep:
             self.result.report_id = report.public_id
 
 
-def _shred_one(store: FolderBlobStore, name: str) -> bool:
+def _forget(session: Session, names: Sequence[str]) -> None:
+    """The doomed rows of shredded blobs."""
+    for chunk in chunked(names):
+        session.execute(delete(DoomedBlob).where(DoomedBlob.name.in_(chunk)))
+
+
+def _shred_one(store: BlobStore, name: str) -> bool:
     try:
         store.delete(name)
     except BlobError:
@@ -758,13 +555,6 @@ def _shred_one(store: FolderBlobStore, name: str) -> bool:
 # -- queries the sweep and the screens share ---------------------------------------------------
 
 
-def _has_records(session: Session, person_id: int) -> bool:
-    return bool(session.scalar(select(
-        exists().where(Fiche.person_id == person_id)
-        | exists().where(Accompaniment.person_id == person_id)
-        | exists().where(Consent.person_id == person_id))))
-
-
 def active_hold(session: Session, person_id: int, fiche_ids: Iterable[int]) -> LegalHold | None:
     ids = list(fiche_ids)
     condition = (LegalHold.target_type == "person") & (LegalHold.target_id == person_id)
@@ -773,14 +563,6 @@ def active_hold(session: Session, person_id: int, fiche_ids: Iterable[int]) -> L
                                  & LegalHold.target_id.in_(ids))
     return session.scalar(select(LegalHold).where(LegalHold.lifted_at.is_(None), condition)
                           .order_by(LegalHold.id).limit(1))
-
-
-def _erase_notes(session: Session, kind: str, ids: list[int]) -> None:
-    """The held data is going: so does the DPO's note about it (the reason code stays)."""
-    if ids:
-        session.execute(update(LegalHold).where(LegalHold.target_type == kind,
-                                                LegalHold.target_id.in_(ids))
-                        .values(sealed_note=None).execution_options(synchronize_session=False))
 
 
 def epoch_in_use(session: Session, epoch: str) -> bool:

@@ -165,7 +165,8 @@ def test_every_template_is_a_fixed_sentence_with_one_link(kind: str) -> None:
     assert body.count(BASE_URL + FICHE) == 1
     assert "Ce message ne contient aucune donnée personnelle." in body
     assert set(notify.KINDS) == {"fiche_received", "fiche_acknowledged", "fiche_accepted",
-                                 "fiche_declined", "fiche_recalled", "consent_withdrawn"}
+                                 "fiche_declined", "fiche_recalled", "fiche_rectified",
+                                 "consent_withdrawn"}
 
 
 def test_a_dead_server_loses_nothing_and_the_restart_sends_each_message_once(

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from exchange import audit
 from exchange.documents import DocumentStore
@@ -63,10 +63,20 @@ class Context:
         )
 
 
+def unit_of(session: Session, unit_id: int) -> Unit:
+    """The unit, with its institution once asked for, kept for the session: the identity map
+    holds its objects weakly, and a use case asks for the same two units again and again."""
+    known: dict[int, Unit] = session.info.setdefault("liaison.units", {})
+    unit = known.get(unit_id)
+    if unit is None:
+        unit = session.get(Unit, unit_id)
+        assert unit is not None
+        known[unit_id] = unit
+    return unit
+
+
 def institution_of(session: Session, unit_id: int) -> Institution:
-    unit = session.get(Unit, unit_id)
-    assert unit is not None
-    return unit.institution
+    return unit_of(session, unit_id).institution
 
 
 def owner_of_unit(session: Session, unit_id: int) -> str:
@@ -74,8 +84,9 @@ def owner_of_unit(session: Session, unit_id: int) -> str:
 
 
 def documents_of(session: Session, fiche: Fiche, role: str) -> list[Document]:
-    return list(session.scalars(select(Document).where(
-        Document.fiche_id == fiche.id, Document.role == role).order_by(Document.id)))
+    """The fiche's documents in `role`, with their wraps (opening one needs them)."""
+    return list(session.scalars(select(Document).options(joinedload(Document.wraps)).where(
+        Document.fiche_id == fiche.id, Document.role == role).order_by(Document.id)).unique())
 
 
 def one_document(session: Session, fiche: Fiche, role: str) -> Document | None:

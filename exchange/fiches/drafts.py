@@ -135,7 +135,11 @@ def _store_draft(ctx: Context, fiche: Fiche, draft: dict[str, Any]) -> None:
 
 
 def read_draft(ctx: Context, fiche: Fiche) -> dict[str, Any]:
-    document = one_document(ctx.session, fiche, DRAFT)
+    return open_draft(ctx, fiche, one_document(ctx.session, fiche, DRAFT))
+
+
+def open_draft(ctx: Context, fiche: Fiche, document: Document | None) -> dict[str, Any]:
+    """The draft kept in `document` (the fiche's DRAFT document, None when nothing was saved)."""
     if document is None:
         return {"fields": {}, "attachments": []}
     value = json.loads(ctx.documents.open(document, _sender_owner(ctx, fiche)))

@@ -4,14 +4,19 @@ Opening decrypts the content with the reader's institution key and checks it aga
 sender's signed manifest; the recipient's first opening also checks the PDF's PAdES signature.
 A fiche that fails any check is never shown: the caller gets `FicheTampered` and the event is
 recorded (outcome "failure") in the caller's transaction, which the caller commits.
+
+The checks (`check_fiche`) write nothing, so they can run in a reading, which on SQLite does not
+hold the database's write lock; `open_fiche` then records the opening in a short unit of work,
+and runs the checks again there only if the fiche changed in between.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from exchange.domain import fiches as rules
@@ -29,7 +34,7 @@ from exchange.fiches.common import (
 from exchange.fiches.decisions import read_note, receipts_of, verified_manifest, verified_receipt
 from exchange.fiches.rendering import pdf_is_valid
 from exchange.models.documents import Document
-from exchange.models.fiches import Fiche
+from exchange.models.fiches import Fiche, Receipt
 from exchange.policy import fiche_query, is_recipient, is_sender
 from keys.errors import KeysError
 
@@ -45,6 +50,7 @@ class OpenedFiche:
     attachments: list[tuple[Document, dict[str, Any]]]
     receipts: list[dict[str, Any]] = field(default_factory=list)
     note: str = ""
+    seen: tuple[Any, ...] = ()  # the fiche as the checks found it (_seen)
 
 
 def received(ctx: Context) -> list[Fiche]:
@@ -70,8 +76,40 @@ def _tampered(ctx: Context, fiche: Fiche) -> FicheTampered:
     return FicheTampered(TAMPERED, code="fiche_tampered")
 
 
-def open_fiche(ctx: Context, fiche: Fiche, purpose: str = "party") -> OpenedFiche:
-    """Decrypt and check a signed fiche for its sender or its recipient."""
+def _seen(ctx: Context, fiche: Fiche) -> tuple[Any, ...]:
+    """What the checks depend on besides the sealed bytes: the fiche's state, version, manifest
+    and last change, and which documents and receipts it has."""
+    return (fiche.state, fiche.version, fiche.manifest, fiche.updated_at,
+            tuple(ctx.session.scalars(select(Document.id).where(Document.fiche_id == fiche.id)
+                                      .order_by(Document.id))),
+            tuple(ctx.session.scalars(select(Receipt.id).where(Receipt.fiche_id == fiche.id)
+                                      .order_by(Receipt.id))))
+
+
+def open_fiche(ctx: Context, fiche: Fiche, purpose: str = "party",
+               checked: OpenedFiche | None = None) -> OpenedFiche:
+    """Decrypt and check a signed fiche for its sender or its recipient, and record the opening.
+    ``checked`` is what `check_fiche` found in an earlier transaction: kept if the fiche is
+    still as it was then, else the checks run again in this one."""
+    if checked is None or checked.seen != _seen(ctx, fiche):
+        try:
+            checked = check_fiche(ctx, fiche)
+        except FicheTampered:
+            raise _tampered(ctx, fiche) from None
+    if is_recipient(ctx.user, fiche):
+        fiche.state = rules.open_(FicheState(fiche.state)).value
+        if fiche.read_at is None:
+            fiche.read_at, fiche.read_by_id = ctx.now, ctx.user.id
+        ctx.record("fiche.opened", fiche, purpose=purpose)
+    else:
+        ctx.record("fiche.viewed", fiche, purpose=purpose)
+    return replace(checked, fiche=fiche)
+
+
+def check_fiche(ctx: Context, fiche: Fiche) -> OpenedFiche:
+    """Everything opening reads and checks, writing nothing. FicheError when the fiche cannot
+    be opened; FicheTampered, not recorded, when a check fails."""
+    seen = _seen(ctx, fiche)
     if fiche.state in (FicheState.DRAFT.value, FicheState.CANCELLED.value) and \
             one_document(ctx.session, fiche, signing.CONTENT) is None:
         raise FicheError("Cette fiche est un brouillon : ouvrez-la depuis vos brouillons.")
@@ -94,25 +132,13 @@ def open_fiche(ctx: Context, fiche: Fiche, purpose: str = "party") -> OpenedFich
             sender = owner_of_unit(ctx.session, fiche.sender_unit_id)
             if not pdf_is_valid(ctx.svc.keystore(ctx.session), pdf, sender):
                 raise FicheTampered(TAMPERED)
+        receipts = [verified_receipt(ctx, fiche, receipt) for receipt in receipts_of(ctx, fiche)]
     except (KeysError, FicheTampered, ValueError):
-        raise _tampered(ctx, fiche) from None
-    if recipient:
-        fiche.state = rules.open_(FicheState(fiche.state)).value
-        if fiche.read_at is None:
-            fiche.read_at, fiche.read_by_id = ctx.now, ctx.user.id
-        ctx.record("fiche.opened", fiche, purpose=purpose)
-    else:
-        ctx.record("fiche.viewed", fiche, purpose=purpose)
+        raise FicheTampered(TAMPERED, code="fiche_tampered") from None
     documents = drafts.attachment_documents(ctx, fiche)
-    receipts = []
-    for receipt in receipts_of(ctx, fiche):
-        try:
-            receipts.append(verified_receipt(ctx, fiche, receipt))
-        except KeysError:
-            raise _tampered(ctx, fiche) from None
     return OpenedFiche(fiche, content, manifest,
                        list(zip(documents, content.get("attachments", []), strict=False)),
-                       receipts, _note(ctx, fiche))
+                       receipts, _note(ctx, fiche), seen)
 
 
 def _note(ctx: Context, fiche: Fiche) -> str:

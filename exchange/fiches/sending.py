@@ -66,8 +66,8 @@ def send(ctx: Context, fiche: Fiche, *, fault: Callable[[str], None] = no_fault)
 
 
 def _notify_recipient(ctx: Context, fiche: Fiche, kind: str) -> None:
-    notify.enqueue(ctx.session, kind, notify.unit_addresses(ctx.session, fiche.recipient_unit_id),
-                   f"/fiches/{fiche.public_id}", ctx.now)
+    notify.enqueue_for_unit(ctx.session, kind, fiche.recipient_unit_id,
+                            f"/fiches/{fiche.public_id}", ctx.now)
 
 
 def _sender_roles(ctx: Context, fiche: Fiche) -> frozenset[str]:

@@ -27,11 +27,11 @@ from exchange.fiches.common import (
     owner_of_unit,
     parties,
     sha256_hex,
+    unit_of,
 )
 from exchange.fiches.rendering import countersign_pdf, render_pdf, sign_pdf
 from exchange.models.accounts import User
 from exchange.models.fiches import Fiche
-from exchange.models.org import Unit
 from exchange.models.people import Consent
 from keys.manifest import SignedManifest, sign_manifest, verify_manifest
 from retention.policy import epoch_of
@@ -52,8 +52,7 @@ def current_consent(ctx: Context, fiche: Fiche) -> Consent | None:
 
 
 def _party(ctx: Context, unit_id: int) -> dict[str, str]:
-    unit = ctx.session.get(Unit, unit_id)
-    assert unit is not None
+    unit = unit_of(ctx.session, unit_id)
     return {"institution": unit.institution.name, "institution_id": unit.institution.public_id,
             "unit": unit.name, "unit_id": unit.public_id}
 
@@ -112,8 +111,9 @@ def no_fault(step: str) -> None:
 def sign(ctx: Context, fiche: Fiche, *, fault: Callable[[str], None] = no_fault) -> None:
     """draft -> signed, by the sender; raises ValidationFailed with the form's errors."""
     kind = FicheKind(fiche.kind)
-    fiche.state = rules.sign(FicheState(fiche.state), kind=kind).value
-    draft = drafts.read_draft(ctx, fiche)
+    signed_state = rules.sign(FicheState(fiche.state), kind=kind).value
+    draft_document = one_document(ctx.session, fiche, drafts.DRAFT)
+    draft = drafts.open_draft(ctx, fiche, draft_document)
     fields = rules.clean_content(kind, draft["fields"], ctx.svc.clock.today())
     consent = current_consent(ctx, fiche)
     facts = consents.consent_facts(consent) if consent is not None else None
@@ -122,41 +122,45 @@ def sign(ctx: Context, fiche: Fiche, *, fault: Callable[[str], None] = no_fault)
                          "échange : enregistrez son consentement avant de signer.")
     content = build_content(ctx, fiche, fields, draft["attachments"], consent)
     content_bytes = canonical_json(content)
+    # What is signed is sealed once, for both parties, under the epoch of the fiche's horizon;
+    # the recipient's users see it only once it is sent (exchange.policy). Blobs are written in
+    # the background: the content's is on disk by the time the PDF is signed.
+    due = fiche_horizon(fiche)
+    assert due is not None
+    sender, readers = parties(ctx.session, fiche)
+    epoch = epoch_of(due)
+
+    def seal(role: str, data: bytes) -> None:
+        ctx.documents.seal(data, role=role, kind=f"fiche-{role}", sender=sender, readers=readers,
+                           epoch=epoch, at=ctx.now, version=fiche.version, fiche_id=fiche.id,
+                           background=True)
+        fault(f"sealed {role}")
+
+    seal(CONTENT, content_bytes)
     owner = owner_of_unit(ctx.session, fiche.sender_unit_id)
     keystore = ctx.svc.keystore(ctx.session)
     pdf = sign_pdf(keystore, owner, render_pdf(content), signer=ctx.user.display_name,
                    institution=fiche.sender_unit.institution.name)
     fault("rendered and signed")
+    seal(PDF, pdf)
     signed = sign_manifest(keystore, owner,
                            manifest_for(ctx, fiche, content_bytes, pdf, draft["attachments"],
                                         consent))
-    # What is signed is sealed once, for both parties, under the epoch of the fiche's horizon;
-    # the recipient's users see it only once it is sent (exchange.policy).
-    due = fiche_horizon(fiche)
-    assert due is not None
-    fiche.horizon = due
-    sender, readers = parties(ctx.session, fiche)
-    epoch = epoch_of(due)
-    for role, data in ((CONTENT, content_bytes), (PDF, pdf)):
-        ctx.documents.seal(data, role=role, kind=f"fiche-{role}", sender=sender, readers=readers,
-                           epoch=epoch, at=ctx.now, version=fiche.version, fiche_id=fiche.id)
-        fault(f"sealed {role}")
     for document in drafts.attachment_documents(ctx, fiche):
-        ctx.documents.seal(ctx.documents.open(document, sender), role=drafts.ATTACHMENT,
-                           kind="fiche-attachment", sender=sender, readers=readers, epoch=epoch,
-                           at=ctx.now, version=fiche.version, fiche_id=fiche.id)
-        ctx.documents.destroy(document)
-        fault("sealed attachment")
-    draft_document = one_document(ctx.session, fiche, drafts.DRAFT)
-    if draft_document is not None:
-        ctx.documents.destroy(draft_document)
+        seal(drafts.ATTACHMENT, ctx.documents.open(document, sender))
+        ctx.documents.destroy(document, background=True)
+    if draft_document is not None:  # the signed parts replace it: shredded after the commit
+        ctx.documents.destroy(draft_document, background=True)
     fault("draft destroyed")
-    fiche.consent_id = consent.id if consent else None
+    # The fiche's row changes once, here, rather than at each query the steps above make.
+    fiche.state, fiche.horizon = signed_state, due
+    fiche.consent = consent
     fiche.manifest = signed.to_bytes()
     fiche.signed_at, fiche.signed_by_id, fiche.updated_at = ctx.now, ctx.user.id, ctx.now
     ctx.record("fiche.signed", fiche)
     fault("audited")
     ctx.session.flush()
+    ctx.documents.settle()
 
 
 def requires_countersign(fiche: Fiche) -> bool:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from exchange.db import Base
 from exchange.models.accounts import User
 from exchange.models.org import Convention, Unit
 from exchange.models.people import Consent, Person
+from exchange.models.rights import RightsRequest
 from exchange.models.types import PUBLIC_ID, UTCDateTime, new_public_id
 
 
@@ -29,7 +30,9 @@ class Fiche(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     convention_id: Mapped[int] = mapped_column(ForeignKey("conventions.id"), index=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
-    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"), nullable=True)
+    # Indexed for the retention sweep, which asks which due consents a fiche still refers to.
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"), nullable=True,
+                                                   index=True)
     accompaniment_id: Mapped[int | None] = mapped_column(
         ForeignKey("accompaniments.id", use_alter=True), nullable=True, index=True)
     sender_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
@@ -105,3 +108,45 @@ class Accompaniment(Base):
     social_worker: Mapped[User] = relationship(foreign_keys=[social_user_id])
     advisor_unit: Mapped[Unit] = relationship(foreign_keys=[advisor_unit_id])
     social_unit: Mapped[Unit] = relationship(foreign_keys=[social_unit_id])
+
+
+class FicheVersion(Base):
+    """A signed version of a fiche that a rectification replaced (RGPD art. 16).
+
+    Its content, PDF and attachments stay among the fiche's sealed documents (each document's
+    sealed header names its version) and go with the fiche; this row keeps what checks them —
+    the manifest the sender institution signed for that version — and who replaced it, when,
+    and why (a code of `exchange.fiches.rectification.MOTIVES`, never free text).
+    """
+
+    __tablename__ = "fiche_versions"
+    __table_args__ = (UniqueConstraint("fiche_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fiche_id: Mapped[int] = mapped_column(ForeignKey("fiches.id", ondelete="CASCADE"),
+                                          index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    manifest: Mapped[bytes] = mapped_column(LargeBinary)
+    rectified_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rectified_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    motive: Mapped[str] = mapped_column(String(30))
+
+    rectified_by: Mapped[User] = relationship()
+
+
+class FicheRectificationMark(Base):
+    """The DPO's "rectification demandée" on a fiche, under a rectification request: shown to
+    the sending unit on the fiche until it rectifies, then closed with the new version."""
+
+    __tablename__ = "fiche_rectification_marks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fiche_id: Mapped[int] = mapped_column(ForeignKey("fiches.id", ondelete="CASCADE"),
+                                          index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("rights_requests.id"), index=True)
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    marked_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    done_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    request: Mapped[RightsRequest] = relationship()

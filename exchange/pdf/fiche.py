@@ -102,7 +102,9 @@ class FicheDocument:
     (:func:`exchange.pdf.french.long_date`). ``sections`` is the content of the form in order:
     ``(label, value)`` where a list value prints as a bullet list (the barriers) and a string
     value as paragraphs (blank lines separate paragraphs, single newlines are kept).
-    ``countersigned_by`` is the unit manager when the fiche goes « sous couvert » of them."""
+    ``countersigned_by`` is the unit manager when the fiche goes « sous couvert » of them.
+    ``rectifies_signed_on`` is, for a version that rectifies the previous one (RGPD art. 16),
+    the French date that previous version was signed; it prints under the title."""
 
     reference: str
     kind_label: str
@@ -120,6 +122,7 @@ class FicheDocument:
     attachments: Sequence[AttachmentLine] = ()
     countersigned_by: str | None = None
     version: int = 1
+    rectifies_signed_on: str = ""
 
     def __post_init__(self) -> None:
         # Tuples, so that a frozen document is really immutable (and hashable).
@@ -396,6 +399,10 @@ def _story(doc: FicheDocument, styles: _Styles) -> list[Flowable]:
             _text(f"Fiche de liaison n° {doc.reference} — version {doc.version}"), styles.subtitle
         ),
     ]
+    if doc.version > 1 and doc.rectifies_signed_on.strip():
+        story.append(Paragraph(_text(
+            f"Version {doc.version} — rectifie la version {doc.version - 1} du "
+            f"{doc.rectifies_signed_on.strip()}"), styles.subheading))
     story += _heading("Transmission", styles)
     story.append(
         _pairs_table(

@@ -104,20 +104,29 @@ class DatabaseSessionInterface(SessionInterface):
             return unavailable
 
     def _open(self, token: str) -> ServerSession:
+        # Every request opens its session: a reading, and a unit of work only on the rare
+        # requests that end the session or move its last-seen time.
         now = self.now()
-        with self.db.unit_of_work() as s:
-            row = s.scalar(select(WebSession).where(WebSession.token_hash == token_hash(token)))
+        digest = token_hash(token)
+        with self.db.reading() as s:
+            row = s.scalar(select(WebSession).where(WebSession.token_hash == digest))
             if row is None or row.revoked_at is not None:
                 return ServerSession()
-            if now >= row.expires_at or now - row.last_seen_at >= self.idle:
-                row.revoked_at = now
-                return ServerSession()
-            if now - row.last_seen_at >= TOUCH_EVERY:
-                row.last_seen_at = now
-            try:
-                data = json.loads(row.data)
-            except ValueError:
-                data = {}
+            ended = now >= row.expires_at or now - row.last_seen_at >= self.idle
+            touch = now - row.last_seen_at >= TOUCH_EVERY
+            raw = row.data
+        if ended or touch:
+            with self.db.unit_of_work() as s:
+                s.execute(update(WebSession)
+                          .where(WebSession.token_hash == digest,
+                                 WebSession.revoked_at.is_(None))
+                          .values({"revoked_at" if ended else "last_seen_at": now}))
+        if ended:
+            return ServerSession()
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = {}
         return ServerSession(data if isinstance(data, dict) else {}, token=token)
 
     def save_session(
@@ -126,6 +135,9 @@ class DatabaseSessionInterface(SessionInterface):
         assert isinstance(session, ServerSession)
         if session.unavailable:
             return
+        if (session.token is None and not session) or (session.token is not None and session
+                                                       and not session.modified):
+            return  # nothing to store nor revoke: most requests open no unit of work here
         now = self.now()
         with self.db.unit_of_work() as s:
             if session.token is not None and (session.rotate_requested or not session):

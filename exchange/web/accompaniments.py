@@ -52,7 +52,7 @@ def status(a: Accompaniment) -> str:
 
 @bp.route("/")
 def index() -> str:
-    with acting() as ctx:
+    with acting(read_only=True) as ctx:
         today = ctx.svc.clock.today()
         rows = accompaniments.caseload(ctx)
         advisor = ctx.user.has_role("advisor")
@@ -86,7 +86,7 @@ def _page(ctx: Context, a: Accompaniment, errors: dict[str, str] | None = None,
 
 @bp.route("/<pid>")
 def show(pid: str) -> tuple[str, int]:
-    with acting() as ctx:
+    with acting(read_only=True) as ctx:
         return _page(ctx, _accompaniment(ctx, pid))
 
 

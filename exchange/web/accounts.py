@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_login import UserMixin
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from exchange.models.accounts import User
 from exchange.models.org import Unit
@@ -33,12 +33,12 @@ class SignedIn(UserMixin):
 
 
 def load_user_row(session: Session, user_id: int) -> User | None:
-    return session.scalar(
+    # Every request loads its user once or more: one joined query, not four.
+    return session.execute(
         select(User)
         .where(User.id == user_id)
-        .options(selectinload(User.role_rows),
-                 selectinload(User.unit).selectinload(Unit.institution))
-    )
+        .options(joinedload(User.role_rows), joinedload(User.unit).joinedload(Unit.institution))
+    ).unique().scalar_one_or_none()
 
 
 def load_user(user_id: str) -> SignedIn | None:
@@ -46,7 +46,7 @@ def load_user(user_id: str) -> SignedIn | None:
         key = int(user_id)
     except ValueError:
         return None
-    with services().db.unit_of_work() as session:
+    with services().db.reading() as session:
         user = load_user_row(session, key)
         if user is None or not user.active or user.totp_enrolled_at is None:
             return None

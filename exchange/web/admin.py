@@ -19,7 +19,7 @@ from exchange.domain.vocabulary import InstitutionKind, Role, UnitKind
 from exchange.models.accounts import User
 from exchange.models.org import Convention, Institution, Unit
 from exchange.web import admin_conventions, admin_org, admin_users
-from exchange.web.helpers import services, unit_of_work
+from exchange.web.helpers import reading, services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -42,7 +42,7 @@ def labels() -> dict[str, Any]:
 
 def index() -> str:
     today = services().clock.today()
-    with unit_of_work() as s:
+    with reading() as s:
         def count(*where: Any, model: Any = User) -> int:
             return s.scalar(select(func.count()).select_from(model).where(*where)) or 0
 

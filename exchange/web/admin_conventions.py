@@ -13,7 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from exchange.models.org import Convention, ConventionAmendment, Institution
 from exchange.web.admin_common import one, page, prefilled, save_changes
 from exchange.web.forms_admin import BLANK_CHOICE, AmendmentForm, ConventionForm, refuse
-from exchange.web.helpers import record, services, unit_of_work
+from exchange.web.helpers import reading, record, services, unit_of_work
 
 SETTINGS = ("title", "start_date", "end_date", "axis2", "axis3", "retention_axis2_months",
             "retention_axis3_months", "grace_days", "countersign_required", "caseload_target")
@@ -29,7 +29,7 @@ def _loaded() -> Any:
 
 
 def conventions() -> str:
-    with unit_of_work() as s:
+    with reading() as s:
         rows = s.scalars(select(Convention).options(*_loaded())
                          .order_by(Convention.start_date.desc(), Convention.title)).all()
         return render_template("admin/conventions.html", conventions=rows,
@@ -37,7 +37,7 @@ def conventions() -> str:
 
 
 def convention(pid: str) -> str:
-    with unit_of_work() as s:
+    with reading() as s:
         row = one(s, Convention, pid)
         return render_template("admin/convention.html", convention=row,
                                today=services().clock.today())

@@ -14,7 +14,7 @@ from exchange.models.accounts import User
 from exchange.models.org import Convention, Institution, Unit
 from exchange.web.admin_common import one, page, prefilled, save_changes
 from exchange.web.forms_admin import InstitutionForm, UnitForm, refuse
-from exchange.web.helpers import record, services, unit_of_work
+from exchange.web.helpers import reading, record, services, unit_of_work
 from keys.errors import KeyNotFound
 from keys.records import ENCRYPTION, INSTITUTION_PURPOSES, PDF_SIGNING, SIGNING
 
@@ -28,14 +28,14 @@ UNIT_NAME_TAKEN = "Cette institution a déjà une structure de ce nom."
 
 
 def institutions() -> str:
-    with unit_of_work() as s:
+    with reading() as s:
         rows = s.scalars(select(Institution).options(selectinload(Institution.units))
                          .order_by(Institution.name)).all()
         return render_template("admin/institutions.html", institutions=rows)
 
 
 def institution(pid: str) -> str:
-    with unit_of_work() as s:
+    with reading() as s:
         inst = one(s, Institution, pid)
         conventions = s.scalars(
             select(Convention)

@@ -24,7 +24,7 @@ from exchange.web.forms_admin import (
     UserEditForm,
     refuse,
 )
-from exchange.web.helpers import record, services, unit_of_work
+from exchange.web.helpers import reading, record, services, unit_of_work
 
 OWN_ACCOUNT = ("Vous ne pouvez pas faire cette opération sur votre propre compte : demandez-la à "
                "un autre administrateur.")
@@ -36,13 +36,13 @@ def _with_unit() -> tuple[object, ...]:
 
 
 def users() -> str:
-    with unit_of_work() as s:
+    with reading() as s:
         rows = s.scalars(select(User).options(*_with_unit()).order_by(User.username)).all()
         return render_template("admin/users.html", users=rows)
 
 
 def user(pid: str) -> str:
-    with unit_of_work() as s:
+    with reading() as s:
         row = one(s, User, pid)
         return render_template("admin/user.html", user=row, confirm=ConfirmForm(),
                                own=row.id == current_user.id)

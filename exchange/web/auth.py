@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, flash, redirect, render_template, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -23,7 +23,14 @@ from exchange.security import totp
 from exchange.security.passwords import policy_problem
 from exchange.security.sessions import ServerSession, revoke_user_sessions
 from exchange.web.accounts import SignedIn, load_user_row
-from exchange.web.helpers import actor_for, client_address, record, services, unit_of_work
+from exchange.web.helpers import (
+    actor_for,
+    client_address,
+    reading,
+    record,
+    services,
+    unit_of_work,
+)
 
 bp = Blueprint("auth", __name__, url_prefix="/connexion")
 
@@ -154,7 +161,8 @@ def _finish(signed_in: SignedIn) -> Response:
 def second_factor() -> str | Response:
     form = CodeForm()
     svc = services()
-    with unit_of_work() as s:
+    # Showing the form writes nothing: a reading.
+    with (reading() if request.method == "GET" else unit_of_work()) as s:
         user = _pending_user(s)
         if user is None or user.totp_secret is None:
             flash("Votre connexion a expiré : saisissez à nouveau vos identifiants.", "error")
@@ -204,7 +212,7 @@ def enrol() -> str | Response:
     form = CodeForm()
     svc = services()
     box = svc.secret_box(TOTP_BOX)
-    with unit_of_work() as s:
+    with (reading() if request.method == "GET" else unit_of_work()) as s:
         user = _pending_user(s)
         if user is None:
             flash("Votre connexion a expiré : saisissez à nouveau vos identifiants.", "error")

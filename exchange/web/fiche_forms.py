@@ -37,7 +37,7 @@ from exchange.domain.vocabulary import (
 )
 from exchange.fiches.common import Context
 from exchange.web.accounts import load_user_row
-from exchange.web.helpers import services, unit_of_work
+from exchange.web.helpers import reading, services, unit_of_work
 
 PUBLIC_ID = re.compile(r"\A[0-9a-f]{32}\Z")
 
@@ -58,11 +58,12 @@ FIELD_LABELS = {
 
 
 @contextmanager
-def acting() -> Iterator[Context]:
+def acting(*, read_only: bool = False) -> Iterator[Context]:
     """One unit of work and the use cases' context: services, the signed-in user's row loaded
-    in that session, the client address and the time."""
+    in that session, the client address and the time. With ``read_only``, a reading instead:
+    for pages that write nothing, not even an audit event."""
     svc = services()
-    with unit_of_work() as session:
+    with (reading() if read_only else unit_of_work()) as session:
         user = load_user_row(session, current_user.id)
         if user is None or not user.active:
             abort(403)

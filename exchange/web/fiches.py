@@ -9,6 +9,9 @@ by the use case) is committed and answered 409 with the TAMPERED message, never 
 
 Lists carry no personal data: the person's name appears only on the fiche's page, from the
 decrypted content, whose opening is audited (``fiche.opened`` / ``fiche.viewed``).
+
+A sent fiche is corrected by rectification (``exchange.fiches.rectification``): a new signed
+version, the replaced ones still readable by both parties under ``/versions/<n>``.
 """
 
 from __future__ import annotations
@@ -36,12 +39,13 @@ from exchange.domain.vocabulary import (
     FicheState,
     SocialBarrier,
 )
-from exchange.fiches import decisions, drafts, reading, sending, signing
+from exchange.fiches import decisions, drafts, reading, rectification, sending, signing
 from exchange.fiches.common import TAMPERED, Context, FicheError, FicheTampered
 from exchange.models.accounts import User
-from exchange.models.fiches import Accompaniment, Fiche
+from exchange.models.fiches import Accompaniment, Fiche, FicheVersion
 from exchange.models.people import Person
 from exchange.policy import (
+    WRITER_ROLES,
     NotVisible,
     accompaniment_query,
     fiche_query,
@@ -53,6 +57,7 @@ from exchange.policy import (
 from exchange.web.fiche_forms import (
     FORMAT,
     PUBLIC_ID,
+    FieldView,
     acting,
     content_fields,
     flash_errors,
@@ -61,7 +66,7 @@ from exchange.web.fiche_forms import (
     reference,
     refuse,
 )
-from exchange.web.helpers import services, unit_of_work
+from exchange.web.helpers import services
 from keys.errors import KeysError
 
 bp = Blueprint("fiches", __name__, url_prefix="/fiches")
@@ -161,13 +166,13 @@ def _actions(ctx: Context, fiche: Fiche) -> set[str]:
 
 @bp.route("/recues")
 def received() -> str:
-    with acting() as ctx:
+    with acting(read_only=True) as ctx:
         return render_template("fiches/received.html", fiches=reading.received(ctx), **FORMAT)
 
 
 @bp.route("/envoyees")
 def outgoing() -> str:
-    with acting() as ctx:
+    with acting(read_only=True) as ctx:
         rows = reading.outgoing(ctx)
         awaiting = {f.id for f in rows if f.state == FicheState.SIGNED.value
                     and signing.requires_countersign(f)}
@@ -179,6 +184,8 @@ def outgoing() -> str:
 
 @bp.route("/nouvelle/<pid>", methods=["GET", "POST"])
 def new(pid: str) -> str | tuple[str, int] | BaseResponse:
+    if not current_user.has_role(*WRITER_ROLES):
+        abort(403)
     with acting() as ctx:
         person = _person(ctx, pid)
         destinations = drafts.destinations(ctx)
@@ -379,20 +386,33 @@ def _receipts(ctx: Context, fiche: Fiche, receipts: list[dict[str, Any]]) -> lis
 
 @bp.route("/<pid>")
 def show(pid: str) -> tuple[str, int] | BaseResponse:
-    with acting() as ctx:
+    # Decrypting and checking (the PDF's signature too, on the recipient's first opening) run
+    # in a reading; the unit of work records the opening, checking again only if the fiche
+    # changed in between; the page is rendered in a second reading. On SQLite the write lock
+    # is held only while the opening is recorded.
+    with acting(read_only=True) as ctx:
         fiche = _fiche(ctx, pid)
         if fiche.state == FicheState.DRAFT.value and is_sender(ctx.user, fiche):
             return _to_draft(pid)
         try:
-            opened = reading.open_fiche(ctx, fiche, "party")
+            checked = reading.check_fiche(ctx, fiche)
+        except FicheTampered:
+            checked = None  # checked again, and recorded, below
+        except FicheError as exc:
+            return _unavailable(fiche, exc.message, 200)
+    with acting() as ctx:
+        fiche = _fiche(ctx, pid)
+        try:
+            # A rectified version has both its signatures checked before anything is opened.
+            rectification.check_current(ctx, fiche)
+            opened = reading.open_fiche(ctx, fiche, "party", checked)
         except FicheTampered as exc:  # recorded by the use case: committed with this block
             return _unavailable(fiche, exc.message, 409)
         except FicheError as exc:
             return _unavailable(fiche, exc.message, 200)
-        countersigner = None
-        if opened.manifest.get("countersigned_by"):
-            countersigner = ctx.session.scalar(select(User.display_name).where(
-                User.public_id == opened.manifest["countersigned_by"]))
+    with acting(read_only=True) as ctx:
+        fiche = _fiche(ctx, pid)
+        countersigner = _countersigner(ctx, opened.manifest)
         accompaniment = (ctx.session.get(Accompaniment, fiche.accompaniment_id)
                          if fiche.accompaniment_id else None)
         consent = fiche.consent
@@ -406,7 +426,16 @@ def show(pid: str) -> tuple[str, int] | BaseResponse:
             accompaniment=accompaniment,
             consent_withdrawn=consent.withdrawn_at if consent is not None else None,
             consent_method=_consent_method(opened.content),
+            history=rectification.history(ctx, fiche),
             person_url=person_url(fiche.person.public_id), **FORMAT), 200
+
+
+def _countersigner(ctx: Context, manifest: dict[str, Any]) -> str | None:
+    """The unit manager named by a verified manifest, if the version was countersigned."""
+    if not manifest.get("countersigned_by"):
+        return None
+    return ctx.session.scalar(select(User.display_name).where(
+        User.public_id == manifest["countersigned_by"]))
 
 
 def _consent_method(content: dict[str, Any]) -> str:
@@ -518,6 +547,133 @@ def decline(pid: str) -> BaseResponse:
                        "L'orientation est refusée ; l'expéditeur en est informé.")
 
 
+# -- rectification (RGPD art. 16): a new signed version; the replaced ones stay readable --------
+
+
+def _author_of_sender(ctx: Context, pid: str) -> Fiche:
+    """The fiche, for a professional of its sending unit: the role first (refused whatever the
+    id), then the fiche (404 for other units), then the side (the recipient is refused)."""
+    if not ctx.user.roles & rectification.AUTHORS:
+        abort(403)
+    fiche = _fiche(ctx, pid)
+    if not is_sender(ctx.user, fiche):
+        abort(403)
+    return fiche
+
+
+def _rectify_page(ctx: Context, fiche: Fiche, values: dict[str, Any], motive: str,
+                  errors: dict[str, str], status: int = 200) -> tuple[str, int]:
+    kind = FicheKind(fiche.kind)
+    motive_field = FieldView(rectification.MOTIVE_FIELD, "Motif de la rectification", "motive",
+                             True, motive, errors.get(rectification.MOTIVE_FIELD),
+                             list(rectification.MOTIVES.items()))
+    return render_template(
+        "fiches/rectify.html", fiche=fiche, kind=kind,
+        fields=content_fields(kind, values, errors), motive_field=motive_field,
+        person_url=person_url(fiche.person.public_id), **FORMAT), status
+
+
+@bp.route("/<pid>/rectifier", methods=["GET"])
+def rectify_form(pid: str) -> tuple[str, int] | BaseResponse:
+    """The form, prefilled with the version in force (opened and audited as a reading)."""
+    with acting() as ctx:
+        fiche = _author_of_sender(ctx, pid)
+        try:
+            rectification.check_may_rectify(ctx, fiche)
+        except FicheError as exc:
+            refuse(ctx, exc.message, action="fiche.refused", object_type="fiche", object_id=pid)
+            return _to_fiche(pid)
+        try:
+            opened = reading.open_fiche(ctx, fiche, "party")
+        except FicheTampered as exc:
+            return _unavailable(fiche, exc.message, 409)
+        except FicheError as exc:
+            return _unavailable(fiche, exc.message, 200)
+        return _rectify_page(ctx, fiche, opened.content.get("fields", {}), "", {})
+
+
+@bp.route("/<pid>/rectifier", methods=["POST"])
+def rectify(pid: str) -> tuple[str, int] | BaseResponse:
+    with acting() as ctx:
+        fiche = _author_of_sender(ctx, pid)
+        values: dict[str, Any] = posted_content(FicheKind(fiche.kind), request.form)
+        motive = request.form.get(rectification.MOTIVE_FIELD, "")
+        try:
+            rectification.rectify(ctx, fiche, values, motive)
+        except FicheTampered as exc:  # recorded by the use case, before anything was written
+            return _unavailable(fiche, exc.message, 409)
+        except ValidationFailed as exc:
+            refuse(ctx, None, action="fiche.refused", object_type="fiche", object_id=pid)
+            return _rectify_page(ctx, _fiche(ctx, pid), values, motive, exc.errors, 422)
+        except DomainError as exc:
+            refuse(ctx, exc.message, action="fiche.refused", object_type="fiche",
+                   object_id=pid)
+            return _to_fiche(pid)
+        except KeysError:
+            ctx.session.rollback()
+            ctx.record("fiche.tampered", object_id=pid, outcome="failure")
+            return _unavailable(_fiche(ctx, pid), TAMPERED, 409)
+        except BlobError:
+            refuse(ctx, STORE_UNAVAILABLE, action="fiche.refused", object_type="fiche",
+                   object_id=pid)
+            return _rectify_page(ctx, _fiche(ctx, pid), values, motive, {}, 503)
+        version, recipient = fiche.version, fiche.recipient_unit.name
+    flash(f"La fiche est rectifiée : la version {version} est signée et remplace la "
+          f"précédente. {recipient} en est prévenue.", "success")
+    return _to_fiche(pid)
+
+
+def _replaced(ctx: Context, fiche: Fiche, version: int) -> FicheVersion:
+    row = rectification.version_row(ctx, fiche, version)
+    if row is None:
+        abort(404)
+    return row
+
+
+@bp.route("/<pid>/versions/<int:version>")
+def version(pid: str, version: int) -> tuple[str, int] | BaseResponse:
+    """A version a rectification replaced, checked like the fiche; the version in force is
+    the fiche's own page."""
+    with acting() as ctx:
+        fiche = _fiche(ctx, pid)
+        if version == fiche.version:
+            return _to_fiche(pid)
+        row = _replaced(ctx, fiche, version)
+        try:
+            checked = rectification.open_version(ctx, fiche, row)
+        except FicheTampered as exc:
+            return _unavailable(fiche, exc.message, 409)
+        except FicheError as exc:
+            return _unavailable(fiche, exc.message, 200)
+        content, manifest = checked.content, checked.manifest
+        documents = drafts.attachment_documents(ctx, fiche)
+        return render_template(
+            "fiches/version.html", fiche=fiche, row=row, content=content, manifest=manifest,
+            motive=rectification.MOTIVES.get(row.motive, row.motive),
+            sections=_sections(FicheKind(fiche.kind), content.get("fields", {})),
+            attachments=list(zip(documents, content.get("attachments", []), strict=False)),
+            recipient=is_recipient(ctx.user, fiche),
+            countersigner=_countersigner(ctx, manifest),
+            consent_method=_consent_method(content), **FORMAT), 200
+
+
+@bp.route("/<pid>/versions/<int:version>/pdf")
+def version_pdf(pid: str, version: int) -> Response | tuple[str, int] | BaseResponse:
+    with acting() as ctx:
+        fiche = _fiche(ctx, pid)
+        if version == fiche.version:
+            return redirect(url_for(".pdf", pid=pid), SEE_OTHER)
+        row = _replaced(ctx, fiche, version)
+        try:
+            data = rectification.version_pdf(ctx, fiche, row)
+        except FicheTampered as exc:
+            return _unavailable(fiche, exc.message, 409)
+        except DomainError as exc:
+            refuse(ctx, exc.message, action="fiche.refused", object_type="fiche", object_id=pid)
+            return _to_fiche(pid)
+    return _download(data, uploads.PDF, f"fiche-{reference(pid)}-version-{version}.pdf")
+
+
 # -- the role home pages' summary ---------------------------------------------------------------
 
 
@@ -528,7 +684,7 @@ def unit_summary() -> dict[str, int] | None:
         return None
     today = services().clock.today()
     unit = current_user.unit_id
-    with unit_of_work() as s:
+    with services().db.reading() as s:
         def count(*where: Any) -> int:
             rows = fiche_query(current_user).where(*where).subquery()
             return int(s.scalar(select(func.count()).select_from(rows)) or 0)

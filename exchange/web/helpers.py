@@ -25,7 +25,16 @@ def services() -> Services:
 
 @contextmanager
 def unit_of_work() -> Iterator[Session]:
+    """A transaction that writes: on SQLite it holds the one write lock until it ends."""
     with services().db.unit_of_work() as session:
+        yield session
+
+
+@contextmanager
+def reading() -> Iterator[Session]:
+    """A read-only transaction (``Database.reading``), for what writes nothing, not even an
+    audit event: it neither waits for the write lock nor holds it."""
+    with services().db.reading() as session:
         yield session
 
 

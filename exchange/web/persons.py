@@ -36,14 +36,13 @@ from exchange.domain.dates import french_date
 from exchange.domain.errors import ConsentWithdrawn, ValidationFailed
 from exchange.domain.identity import FIELD_NAMES, validate_identity, validate_search
 from exchange.domain.vocabulary import Axis, ConsentMethod
-from exchange.policy import NotVisible
+from exchange.policy import WRITER_ROLES, NotVisible
 from exchange.uploads import UploadRefused, accepted_fr, check_file, size_fr
 from exchange.web.forms_admin import BLANK_CHOICE, options
 from exchange.web.helpers import record, services, unit_of_work
 
 bp = Blueprint("persons", __name__, url_prefix="/personnes")
 
-WRITER_ROLES = ("social_worker", "advisor")
 UNREADABLE_STATUS = 409
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -196,7 +195,8 @@ def show(pid: str) -> tuple[str, int]:
             "persons/show.html", person=person, identity=identity,
             consents=consents.consents_of(ctx, person), partners=consents.partners(ctx),
             notice_version=CURRENT_NOTICE_VERSION,
-            may_write=current_user.has_role(*WRITER_ROLES)), 200
+            may_write=current_user.has_role(*WRITER_ROLES),
+            may_rectify=persons.may_rectify(ctx, person)), 200
 
 
 @bp.route("/<pid>/identite", methods=["GET", "POST"])
@@ -206,6 +206,8 @@ def rectify(pid: str) -> Response | tuple[str, int]:
     with unit_of_work() as s:
         ctx = _context(s)
         person = persons.person_for(ctx, pid)
+        if not persons.may_rectify(ctx, person):
+            abort(403)
         if request.method == "GET":
             try:
                 identity = persons.read_identity(ctx, person)

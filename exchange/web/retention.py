@@ -17,7 +17,14 @@ from wtforms.fields.choices import SelectChoice
 
 from exchange.models.fiches import Accompaniment, Fiche
 from exchange.policy import NotVisible, accompaniment_query, fiche_query
-from exchange.web.helpers import client_address, current_actor, record, services, unit_of_work
+from exchange.web.helpers import (
+    client_address,
+    current_actor,
+    reading,
+    record,
+    services,
+    unit_of_work,
+)
 from retention import holds, notice, reports
 from retention.horizons import Sealing
 from retention.models import LegalHold
@@ -65,7 +72,7 @@ def index() -> str:
     svc = services()
     days = svc.settings.retention_notice_days
     dpo = current_user.has_role("dpo")
-    with unit_of_work() as s:
+    with reading() as s:
         items = notice.upcoming(s, svc.clock.today(), days=days,
                                 unit_id=None if dpo else current_user.unit_id)
     return render_template("retention/index.html", items=items, days=days, dpo=dpo,
@@ -110,7 +117,7 @@ def _visible(s: Session, kind: str, public_id: str) -> Fiche | Accompaniment:
 @bp.route("/rapports")
 def report_list() -> str:
     _dpo_only()
-    with unit_of_work() as s:
+    with reading() as s:
         rows = reports.reports(s)
     return render_template("retention/reports.html", reports=rows)
 
@@ -156,7 +163,7 @@ def hold_list() -> str | WerkzeugResponse:
 def _holds_page(form: HoldForm) -> str:
     svc = services()
     box = svc.secret_box(holds.NOTE_PURPOSE)
-    with unit_of_work() as s:
+    with reading() as s:
         rows: list[tuple[LegalHold, str]] = [(h, holds.read_note(box, h))
                                              for h in holds.holds(s)]
     return render_template("retention/holds.html", form=form, holds=rows,

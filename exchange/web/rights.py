@@ -40,7 +40,7 @@ from exchange import rights, rights_export
 from exchange.domain.clock import PARIS
 from exchange.domain.dates import french_date
 from exchange.domain.identity import validate_identity
-from exchange.domain.vocabulary import Axis, InstitutionKind
+from exchange.domain.vocabulary import Axis, FicheKind, InstitutionKind
 from exchange.models.org import Convention, Institution
 from exchange.persons import IdentityUnreadable
 from exchange.web.forms_admin import BLANK_CHOICE, INVALID_DATE, AdminForm, MultiCheckboxField
@@ -50,6 +50,7 @@ from exchange.web.persons import IdentityForm
 bp = Blueprint("rights", __name__, url_prefix="/dpo/droits")
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 _FORMAT = "%Y-%m-%dT%H:%M"
 
 
@@ -108,7 +109,7 @@ class ErasureForm(AdminForm):
 
 
 class ExportForm(AdminForm):
-    """A download button: the form carries only the CSRF token."""
+    """A button (a download, a request to a unit): the form carries only the CSRF token."""
 
 
 class BreachForm(AdminForm):
@@ -145,6 +146,22 @@ def _context() -> Iterator[rights.Context]:
     with unit_of_work() as s:
         yield rights.Context(services(), s, current_user._get_current_object(),
                              current_actor(), client_address(), services().clock.now())
+
+
+def _on_request(rid: str, action: Callable[[rights.Context, Any], T]) -> tuple[bool, T | None]:
+    """Run `action` on request `rid` in one unit of work: (True, its result), or, when the use
+    case refuses (already recorded by it), the reason flashed and (False, None)."""
+    with _context() as ctx:
+        req = rights.request_for(ctx, rid)
+        try:
+            return True, action(ctx, req)
+        except rights.RightsError as error:
+            flash(str(error), "error")
+            return False, None
+
+
+def _flash_form_errors(form: AdminForm) -> None:
+    flash(" ".join(e for errs in form.errors.values() for e in errs), "error")
 
 
 def _not_found_is_404(view: F) -> F:
@@ -185,7 +202,8 @@ def day(value: date | None) -> str:
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"when": when, "day": day, "R": rights}
+    return {"when": when, "day": day, "R": rights,
+            "fiche_kind_label": lambda value: FicheKind(value).label}
 
 
 # -- the register of requests ----------------------------------------------------------------
@@ -240,7 +258,7 @@ def request_page(rid: str) -> str | tuple[str, int]:
             "rights/request.html", req=req, answer=answer, person=person, history=history,
             update=update, attach=SubjectFields(), restriction=RestrictionForm(),
             erasure=ErasureForm(), export=ExportForm(), allowed=rights.ALLOWED[req.kind],
-            today=ctx.today)
+            fiches=rights.fiches_of_request(ctx, req), today=ctx.today)
 
 
 @bp.route("/demandes/<rid>/suivi", methods=["POST"])
@@ -248,18 +266,12 @@ def request_page(rid: str) -> str | tuple[str, int]:
 def update_request(rid: str) -> BaseResponse:
     form = UpdateForm()
     if not form.validate_on_submit():
-        flash(" ".join(e for errs in form.errors.values() for e in errs), "error")
-        return _back(rid)
-    with _context() as ctx:
-        req = rights.request_for(ctx, rid)
-        try:
-            rights.update_request(ctx, req, status=form.status.data or "",
-                                  extension_reason=form.extension_reason.data or None,
-                                  answer=form.answer.data or "")
-        except rights.RightsError as error:
-            flash(str(error), "error")
-            return _back(rid)
-    flash("Demande mise à jour.", "success")
+        _flash_form_errors(form)
+    elif _on_request(rid, lambda ctx, req: rights.update_request(
+            ctx, req, status=form.status.data or "",
+            extension_reason=form.extension_reason.data or None,
+            answer=form.answer.data or ""))[0]:
+        flash("Demande mise à jour.", "success")
     return _back(rid)
 
 
@@ -268,19 +280,14 @@ def update_request(rid: str) -> BaseResponse:
 def attach(rid: str) -> BaseResponse:
     form = SubjectFields()
     if not form.validate_on_submit():
-        flash(" ".join(e for errs in form.errors.values() for e in errs), "error")
+        _flash_form_errors(form)
         return _back(rid)
-    with _context() as ctx:
-        req = rights.request_for(ctx, rid)
-        try:
-            person = rights.attach_person(ctx, req, last_name=form.last_name.data or "",
-                                          birth_date=form.birth_date.data,
-                                          ft_identifier=form.ft_identifier.data or None)
-        except rights.RightsError as error:
-            flash(str(error), "error")
-            return _back(rid)
-    flash("La personne a été retrouvée et rattachée." if person else
-          "Aucune personne enregistrée ne correspond.", "success" if person else "info")
+    done, person = _on_request(rid, lambda ctx, req: rights.attach_person(
+        ctx, req, last_name=form.last_name.data or "", birth_date=form.birth_date.data,
+        ft_identifier=form.ft_identifier.data or None))
+    if done:
+        flash("La personne a été retrouvée et rattachée." if person else
+              "Aucune personne enregistrée ne correspond.", "success" if person else "info")
     return _back(rid)
 
 
@@ -291,13 +298,9 @@ def access_export(rid: str, fmt: str) -> Response | BaseResponse:
         abort(404)
     if not ExportForm().validate_on_submit():
         abort(400)
-    with _context() as ctx:
-        req = rights.request_for(ctx, rid)
-        try:
-            data = rights.access_export(ctx, req)
-        except rights.RightsError as error:
-            flash(str(error), "error")
-            return _back(rid)
+    done, data = _on_request(rid, rights.access_export)
+    if not done or data is None:
+        return _back(rid)
     stamp = services().clock.now().astimezone(PARIS).strftime("%Y%m%d")
     name = f"acces-rgpd-{rid[:8]}-{stamp}.{fmt}"
     if fmt == "json":
@@ -332,6 +335,22 @@ def rectify(rid: str) -> str | BaseResponse:
     return _back(rid)
 
 
+@bp.route("/demandes/<rid>/fiches/<pid>/rectification", methods=["POST"])
+@_not_found_is_404
+def fiche_rectification(rid: str, pid: str) -> BaseResponse:
+    """Ask the unit that sent a fiche to rectify it: the DPO names the fiche, never its
+    content, which only the parties to the exchange read and rewrite."""
+    if not ExportForm().validate_on_submit():
+        abort(400)
+    if not _on_request(rid, lambda ctx, req: rights.request_fiche_rectification(
+            ctx, req, pid))[0]:
+        return _back(rid)
+    flash("La rectification est demandée : la structure expéditrice la voit sur la fiche. Le "
+          "numéro et la date de la nouvelle version s'afficheront ici une fois la fiche "
+          "rectifiée.", "success")
+    return _back(rid)
+
+
 @bp.route("/demandes/<rid>/limitation", methods=["POST"])
 @_not_found_is_404
 def restriction(rid: str) -> BaseResponse:
@@ -339,14 +358,9 @@ def restriction(rid: str) -> BaseResponse:
     if not form.validate_on_submit():
         abort(400)
     restricted = form.restricted.data == "1"
-    with _context() as ctx:
-        req = rights.request_for(ctx, rid)
-        try:
-            rights.set_restriction(ctx, req, restricted=restricted,
-                                   reason=form.reason.data or "")
-        except rights.RightsError as error:
-            flash(str(error), "error")
-            return _back(rid)
+    if not _on_request(rid, lambda ctx, req: rights.set_restriction(
+            ctx, req, restricted=restricted, reason=form.reason.data or ""))[0]:
+        return _back(rid)
     flash("Le traitement est limité : aucun envoi n'est plus possible pour cette personne."
           if restricted else "La limitation est levée.", "success")
     return _back(rid)
@@ -359,13 +373,9 @@ def erase(rid: str) -> BaseResponse:
     if not form.validate_on_submit():
         flash("Cochez la case pour confirmer l'effacement.", "error")
         return _back(rid)
-    with _context() as ctx:
-        req = rights.request_for(ctx, rid)
-        try:
-            gone = rights.approve_erasure(ctx, req)
-        except rights.RightsError as error:
-            flash(str(error), "error")
-            return _back(rid)
+    done, gone = _on_request(rid, rights.approve_erasure)
+    if not done or gone is None:
+        return _back(rid)
     from retention.sweep import checkpoint
 
     checkpoint(services().db)  # the deleted pages leave the WAL too

@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from exchange.models.org import Convention
 from exchange.web import dpo, indicators
-from exchange.web.helpers import services, unit_of_work
+from exchange.web.helpers import reading, services
 
 SPACES = {
     "social": ("/travailleur-social", "Espace travailleur social"),
@@ -23,7 +23,7 @@ def _unit_conventions() -> list[Convention]:
     """The conventions of the user's institution, in force today, with their partners."""
     today = services().clock.today()
     institution_id = current_user.institution.id
-    with unit_of_work() as s:
+    with reading() as s:
         rows = s.scalars(
             select(Convention)
             .where(or_(Convention.institution_a_id == institution_id,

@@ -366,3 +366,10 @@ def test_period_search_is_exact_when_times_and_sequence_disagree(app: Flask,
             break
         html = search(client, action="session.expired", before=more.group(1))
     assert everything == sorted(today, reverse=True) + sorted(behind, reverse=True)
+
+
+def test_every_audit_action_has_a_french_label_for_the_dpo() -> None:
+    from exchange.audit_search import ACTION_LABELS
+
+    assert set(ACTION_LABELS) == set(audit.ACTIONS)
+    assert all(label and label != action for action, label in ACTION_LABELS.items())

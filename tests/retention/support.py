@@ -3,6 +3,7 @@ given day, and looks into what is left (rows, blobs, epoch keys)."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -11,9 +12,11 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from exchange import audit, consents, persons
+from exchange.blobs import new_name
 from exchange.domain.clock import PARIS
-from exchange.domain.vocabulary import FicheKind
-from exchange.fiches import decisions, drafts, reading, sending, signing
+from exchange.domain.vocabulary import ExitReason, FicheKind
+from exchange.fiches import accompaniments, decisions, drafts, reading, sending, signing
+from exchange.models.accounts import User
 from exchange.models.documents import Document, KeyWrap
 from exchange.models.fiches import Accompaniment, Fiche, Receipt
 from exchange.models.org import Convention, ConventionAmendment, Institution, Unit
@@ -25,6 +28,7 @@ from retention.sweep import SweepResult, run_sweep
 from tests.fiches.support import (
     FIELDS,
     IDENTITY,
+    accepted,
     acting_as,
     persons_context,
     sent,
@@ -93,6 +97,20 @@ def declined(app: Flask) -> Built:
     return built
 
 
+def closed_accompaniment(app: Flask) -> tuple[Built, str, date]:
+    """An accepted axe 2 orientation whose accompaniment was entered and closed (a CDI) today:
+    the orientation, the accompaniment's public id, and the exit day."""
+    prepared, accompaniment_pid = accepted(app)
+    exit_day = services_of(app).clock.today()
+    with acting_as(app, "cft.montauban") as ctx:
+        row = ctx.session.scalar(select(Accompaniment).where(
+            Accompaniment.public_id == accompaniment_pid))
+        assert row is not None
+        accompaniments.record_entry(ctx, row, exit_day)
+        accompaniments.close(ctx, row, exit_day, ExitReason.CDI.value, "Embauche en CDI.")
+    return Built(prepared.person, prepared.fiche), accompaniment_pid, exit_day
+
+
 def amend(app: Flask, new_end: date) -> None:
     """An avenant, as the admin screen records it (row + audit event)."""
     svc = services_of(app)
@@ -144,3 +162,56 @@ def fiche_blobs(app: Flask, fiche_pid: str) -> dict[str, bytes]:
         names = list(s.scalars(select(Document.blob).join(Fiche, Document.fiche_id == Fiche.id)
                                .where(Fiche.public_id == fiche_pid)))
     return {name: svc.blobs.get(name) for name in names}
+
+
+def cancelled_fiches(app: Flask, count: int, horizon: date) -> list[str]:
+    """``count`` persons, each with one cancelled axe 3 fiche due after ``horizon``, its
+    content document, two key wraps and a blob file, written straight into the tables (the
+    sweep never opens what it deletes): the public ids of the fiches, oldest first."""
+    svc = services_of(app)
+    now = svc.clock.now()
+    epoch = f"{horizon.year:04d}-{horizon.month:02d}"
+    fiches = []
+    with svc.db.unit_of_work() as s:
+        convention = s.scalar(select(Convention.id).where(Convention.title == TARN))
+        unit = s.scalar(select(Unit.id).where(Unit.name == MDS))
+        user = s.scalar(select(User.id).order_by(User.id))
+        assert convention is not None and unit is not None and user is not None
+        for _ in range(count):
+            person = Person(sealed_key=secrets.token_bytes(96), identity=secrets.token_bytes(64),
+                            index_name_birth=secrets.token_hex(32), epoch=epoch,
+                            horizon=horizon, restricted=False, created_by_unit_id=unit,
+                            created_at=now, updated_at=now)
+            s.add(person)
+            s.flush()
+            fiche = Fiche(kind=FicheKind.ORIENTATION_AXE3.value, axis=3, state="cancelled",
+                          convention_id=convention, person_id=person.id,
+                          sender_unit_id=unit, sender_user_id=user, recipient_unit_id=unit,
+                          created_at=now, updated_at=now, decided_at=now, horizon=horizon)
+            s.add(fiche)
+            s.flush()
+            name = new_name()
+            svc.blobs.put(name, secrets.token_bytes(256))
+            document = Document(role="content", fiche_id=fiche.id, header=b"{}",
+                                nonce=b"0" * 12, epoch_wrap=b"w" * 60, epoch=epoch, blob=name,
+                                size=256, created_at=now, horizon=horizon)
+            s.add(document)
+            s.flush()
+            s.add_all([KeyWrap(document_id=document.id, reader=reader, key_id="test",
+                               key_version=1, enc=secrets.token_bytes(64))
+                       for reader in ("a", "b")])
+            fiches.append(fiche.public_id)
+    return fiches
+
+
+def left_of(app: Flask, fiche_pid: str) -> tuple[int, int, int]:
+    """The documents, key wraps and doomed blob rows of a fiche still in the database."""
+    with services_of(app).db.unit_of_work() as s:
+        documents = list(s.scalars(select(Document.id).join(Fiche, Document.fiche_id == Fiche.id)
+                                   .where(Fiche.public_id == fiche_pid)))
+        names = list(s.scalars(select(Document.blob).where(Document.id.in_(documents))))
+        wraps = s.scalar(select(func.count()).select_from(KeyWrap)
+                         .where(KeyWrap.document_id.in_(documents)))
+        doomed = s.scalar(select(func.count()).select_from(DoomedBlob)
+                          .where(DoomedBlob.name.in_(names)))
+        return len(documents), int(wraps or 0), int(doomed or 0)

@@ -10,15 +10,14 @@ from flask import Flask
 from sqlalchemy import select
 
 from exchange import audit
-from exchange.domain.vocabulary import ExitReason
-from exchange.fiches import accompaniments
 from exchange.models.fiches import Accompaniment, Fiche
 from exchange.models.people import Person
 from retention import holds
 from retention.models import LegalHold
-from tests.fiches.support import accepted, acting_as, audit_events, services_of, user_id
+from tests.fiches.support import acting_as, audit_events, services_of, user_id
 from tests.retention.support import (
     axe3_sent,
+    closed_accompaniment,
     counts,
     exists,
     horizon_of,
@@ -96,15 +95,7 @@ def test_a_hold_needs_a_reason_from_the_list_and_a_note_for_other(app: Flask) ->
 
 
 def test_closing_an_accompaniment_starts_its_grace(app: Flask) -> None:
-    prepared, accompaniment_pid = accepted(app)
-    svc = services_of(app)
-    exit_day = svc.clock.today()
-    with acting_as(app, "cft.montauban") as ctx:
-        row = ctx.session.scalar(select(Accompaniment).where(
-            Accompaniment.public_id == accompaniment_pid))
-        assert row is not None
-        accompaniments.record_entry(ctx, row, exit_day)
-        accompaniments.close(ctx, row, exit_day, ExitReason.CDI.value, "Embauche en CDI.")
+    prepared, accompaniment_pid, exit_day = closed_accompaniment(app)
     sweep(app, exit_day)
     due = exit_day + timedelta(days=30)
     assert horizon_of(app, Accompaniment, accompaniment_pid) == due

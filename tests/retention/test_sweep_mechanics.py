@@ -66,7 +66,8 @@ def test_find_due_is_an_indexed_range_on_the_horizon(app: Flask) -> None:
 
 @pytest.mark.parametrize("step", [
     "locked", "fiche:checked", "wraps_destroyed", "fiche:rows_deleted", "fiche:audited",
-    "fiche:committed", "blobs_shredded", "epoch:checked",
+    "fiche:committed", "consent:checked", "consent:rows_deleted", "consent:audited",
+    "consent:committed", "blobs_shredded", "epoch:checked",
 ])
 def test_a_sweep_killed_between_two_steps_is_finished_by_the_next(app: Flask,
                                                                   step: str) -> None:

@@ -21,6 +21,7 @@ RULES = {
     "/dpo/droits/demandes/<rid>/personne": ("POST", 302),
     "/dpo/droits/demandes/<rid>/acces.<fmt>": ("POST", 302),
     "/dpo/droits/demandes/<rid>/rectification": ("GET", 302),
+    "/dpo/droits/demandes/<rid>/fiches/<pid>/rectification": ("POST", 302),
     "/dpo/droits/demandes/<rid>/limitation": ("POST", 302),
     "/dpo/droits/demandes/<rid>/effacement": ("POST", 302),
     "/dpo/droits/registre": ("GET", 200),
@@ -37,7 +38,7 @@ def test_every_rights_rule_is_listed_here(app: Flask) -> None:
 
 
 def _path(rule: str, rid: str) -> str:
-    return re.sub(r"<bid>", "0" * 32, rule.replace("<rid>", rid).replace("<fmt>", "pdf"))
+    return re.sub(r"<bid>|<pid>", "0" * 32, rule.replace("<rid>", rid).replace("<fmt>", "pdf"))
 
 
 @pytest.mark.parametrize("username", OTHERS)

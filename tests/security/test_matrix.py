@@ -100,8 +100,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     "POST persons.create": persons_side(400, 403, 400, stranger=400),
     "GET persons.notice_css": persons_side(200, 200, 200, stranger=200),
     "GET persons.show": persons_side(200, 200, 200),
-    "GET persons.rectify": persons_side(200, 403, 200),
-    "POST persons.rectify": persons_side(400, 403, 400),
+    "GET persons.rectify": persons_side(200, 403, 403),  # identity stays with its unit
+    "POST persons.rectify": persons_side(400, 403, 403),
     "GET persons.consent_new": persons_side(200, 403, 200),
     "POST persons.consent_new": persons_side(400, 403, 400),
     "GET persons.consent_form": persons_side(200, 200, 404),  # the scan stays with its unit
@@ -111,8 +111,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     # Fiches: the sender unit and the recipient unit see the fiche; drafts belong to the sender.
     "GET fiches.received": persons_side(200, 200, 200, stranger=200),
     "GET fiches.outgoing": persons_side(200, 200, 200, stranger=200),
-    "GET fiches.new": persons_side(200, 200, 200),
-    "POST fiches.new": persons_side(422, 422, 422),
+    "GET fiches.new": persons_side(200, 403, 200),  # a manager countersigns, not writes
+    "POST fiches.new": persons_side(422, 403, 422),
     "GET fiches.show": persons_side(200, 200, 200),
     "GET fiches.pdf": persons_side(200, 200, 200),
     "GET fiches.attachment": persons_side(200, 200, 200),
@@ -127,6 +127,13 @@ EXPECTED: dict[str, dict[str, int]] = {
     "POST fiches.acknowledge": persons_side(303, 303, 303),
     "POST fiches.accept": persons_side(303, 303, 303),
     "POST fiches.decline": persons_side(303, 303, 303),
+    # Rectification: a professional of the sending unit signs a new version (the manager does
+    # not author, the recipient reads); a replaced version is read by both parties, and the
+    # version in force (1 here) is the fiche's own page.
+    "GET fiches.rectify_form": persons_side(200, 403, 403),
+    "POST fiches.rectify": persons_side(422, 403, 403),
+    "GET fiches.version": persons_side(303, 303, 303),
+    "GET fiches.version_pdf": persons_side(303, 303, 303),
     # Accompaniments: both units of the pair.
     "GET accompaniments.index": persons_side(200, 200, 200, stranger=200),
     "GET accompaniments.show": persons_side(200, 200, 200),
@@ -163,6 +170,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     "POST rights.rectify": role("dpo", 200),
     "POST rights.restriction": role("dpo", 302),
     "POST rights.erase": role("dpo", 302),
+    "POST rights.fiche_rectification": role("dpo", 302),  # an access request: refused, back
     "GET rights.register": role("dpo", 200),
     "GET rights.breaches": role("dpo", 200),
     "GET rights.new_breach": role("dpo", 200),
@@ -188,8 +196,12 @@ UNKNOWN: dict[str, dict[str, int]] = {
     # Only the sender edits a draft: with a real id the recipient is refused (403); with an
     # unknown id there is nothing to be refused from.
     "POST fiches.save": {"recipient": 404},
+    "GET persons.rectify": {"recipient": 404},
+    "POST persons.rectify": {"recipient": 404},
     "POST fiches.attach": {"recipient": 404},
     "POST fiches.detach": {"recipient": 404},
+    "GET fiches.rectify_form": {"recipient": 404},
+    "POST fiches.rectify": {"recipient": 404},
     "GET static": {"anonymous": 404},
     # The form is checked before the request is looked up; the empty form sends the DPO back to
     # the request page, which answers 404.
@@ -222,6 +234,7 @@ def arguments(rule: Rule, objects: Objects, *, unknown: bool) -> dict[str, Any]:
         "admin.institution": objects.institution, "admin.unit_new": objects.institution,
         "admin.unit_edit": objects.unit, "admin.convention": objects.convention,
         "coordinator.": objects.convention, "retention.report": objects.report,
+        "rights.fiche_rectification": objects.fiche,
     }
     pid = next((value for prefix, value in pids.items() if endpoint.startswith(prefix)), None)
     values = {
