@@ -7,12 +7,13 @@ cannot vouch for (a bad hash or link, a missing event, a value the hash rule doe
 ends it, and the reference walk takes over from that batch's first event, in the state the
 reference walk itself would have reached there.
 
-Each event costs a row fetch and a SHA-256; the Python sqlite3 driver pays mostly per column
-and per object, so SQLite renders what it renders exactly and cheaply (the sequence number as
-text, absent values as NUL, the "+00:00" of the time) and Python joins the 12 values, puts the
-"T" into the time and hashes: the bytes `exchange.audit.chain_hash` hashes (see `_passes`).
-Building the whole text in SQL costs more than it saves (every `||` copies the string; `printf`
-stops at a NUL byte, which would let a value gain hidden bytes).
+Each event costs a row fetch and a SHA-256, and the fetch costs the more: the sqlite3 driver
+pays per column (it lets go of the GIL and takes it back for each) and per object. SQLite
+renders what it renders exactly and cheaply (the sequence number as text, absent values as
+NUL, the "+00:00" of the time); Python joins the 12 values, puts the "T" into the time and
+hashes: the bytes `exchange.audit.chain_hash` hashes (see `_passes`). Building the whole text
+in SQL costs more than the columns it saves: every `||` copies the string, and `printf` stops
+at a NUL byte, which would let a value gain hidden bytes.
 
 Events are independent given their stored previous hash, so a long range is split into one
 contiguous stretch per processor, each checked by a worker process; stretches are stitched
