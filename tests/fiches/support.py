@@ -84,11 +84,12 @@ def public_id_of(app: Flask, model: Any, **where: Any) -> str:
 
 
 @contextmanager
-def acting_as(app: Flask, username: str) -> Iterator[Context]:
-    """The use cases' context for a demo user, in one unit of work (committed on success)."""
+def acting_as(app: Flask, username: str, *, read_only: bool = False) -> Iterator[Context]:
+    """The use cases' context for a demo user, in one unit of work (committed on success), or
+    with `read_only` in a reading."""
     svc = services_of(app)
     key = user_id(app, username)
-    with svc.db.unit_of_work() as s:
+    with (svc.db.reading() if read_only else svc.db.unit_of_work()) as s:
         user = load_user_row(s, key)
         assert user is not None
         yield Context(svc, s, user, "127.0.0.1", svc.clock.now())
@@ -232,3 +233,18 @@ def accepted(app: Flask) -> tuple[Prepared, str]:
         decisions.acknowledge(ctx, fiche)
         accompaniment = decisions.accept(ctx, fiche).public_id
     return prepared, accompaniment
+
+
+def validated_signatures(app: Flask, pdf: bytes) -> int:
+    """How many PAdES signatures the PDF carries, all checked with pyHanko against the platform
+    CA and the sender institution's (Tarn-et-Garonne) certificate."""
+    from exchange.pdf.signing import validate_fiche_pdf
+
+    svc = services_of(app)
+    with svc.db.reading() as s:
+        sender = s.scalar(select(Institution).where(
+            Institution.name == "Département de Tarn-et-Garonne"))
+        assert sender is not None
+        summary = validate_fiche_pdf(svc.keystore(s), pdf, expected_owner=sender.key_owner)
+    assert summary.valid, summary.problems
+    return len(summary.signatures)

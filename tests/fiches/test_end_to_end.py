@@ -35,6 +35,7 @@ from tests.fiches.support import (
     services_of,
     signed_in,
     small_pdf,
+    validated_signatures,
 )
 
 OUTSIDERS = ("ts.lodeve", "cft.clermont")
@@ -48,16 +49,7 @@ def _pid_from(location: str, prefix: str) -> str:
 
 
 def _check_pdf_signatures(app: Flask, pdf: bytes, tmp_path: Path) -> None:
-    from exchange.pdf.signing import validate_fiche_pdf
-
-    svc = services_of(app)
-    with svc.db.unit_of_work() as s:
-        sender = s.scalar(select(Institution).where(
-            Institution.name == "Département de Tarn-et-Garonne"))
-        assert sender is not None
-        summary = validate_fiche_pdf(svc.keystore(s), pdf, expected_owner=sender.key_owner)
-    assert summary.valid, summary.problems
-    assert len(summary.signatures) == 2  # the social worker's and the manager's
+    assert validated_signatures(app, pdf) == 2  # the social worker's and the manager's
     if shutil.which("pdfsig"):
         path = tmp_path / "fiche.pdf"
         path.write_bytes(pdf)

@@ -38,6 +38,7 @@ from tests.fiches.support import (
     signed_in,
     snapshot,
     user_id,
+    validated_signatures,
 )
 from tests.pdf.support import pdftotext, words
 
@@ -67,20 +68,6 @@ def _versions(app: Flask, pid: str) -> list[FicheVersion]:
                               .where(Fiche.public_id == pid).order_by(FicheVersion.version)))
 
 
-def _validate(app: Flask, pdf: bytes) -> int:
-    """The PDF's PAdES signatures checked with pyHanko against the sender institution's
-    certificate: their number."""
-    from exchange.models.org import Institution
-    from exchange.pdf.signing import validate_fiche_pdf
-
-    svc = services_of(app)
-    with svc.db.unit_of_work() as s:
-        sender = s.scalar(select(Institution).where(
-            Institution.name == "Département de Tarn-et-Garonne"))
-        assert sender is not None
-        summary = validate_fiche_pdf(svc.keystore(s), pdf, expected_owner=sender.key_owner)
-    assert summary.valid, summary.problems
-    return len(summary.signatures)
 
 
 def _rectify(app: Flask, pid: str, fields: dict[str, object] | None = None,
@@ -164,7 +151,7 @@ def test_the_sender_rectifies_and_the_recipient_reads_version_2_and_version_1(
 
     current_pdf = advisor.get(f"/fiches/{fiche}/pdf")
     assert current_pdf.status_code == 200
-    assert _validate(app, current_pdf.data) == 1  # the rectifying social worker's signature
+    assert validated_signatures(app, current_pdf.data) == 1  # the rectifier's signature
     text = words(pdftotext(current_pdf.data, tmp_path))
     assert "Version 2 — rectifie la version 1 du 23 novembre 2026" in text
     assert words(NEW_EXPECTATIONS) in text
@@ -186,7 +173,7 @@ def test_the_sender_rectifies_and_the_recipient_reads_version_2_and_version_1(
     assert old_pdf.status_code == 200 and old_pdf.mimetype == "application/pdf"
     assert old_pdf.headers["Content-Disposition"] == (
         f'attachment; filename="fiche-{fiche[:8].upper()}-version-1.pdf"')
-    assert _validate(app, old_pdf.data) == 2  # the worker's and the manager's
+    assert validated_signatures(app, old_pdf.data) == 2  # the worker's and the manager's
     assert "rectifie" not in words(pdftotext(old_pdf.data, tmp_path))
     assert worker.get(f"/fiches/{fiche}/versions/1").status_code == 200
     assert worker.get(f"/fiches/{fiche}/versions/2").status_code == 303  # the fiche's page

@@ -14,12 +14,11 @@ from sqlalchemy import select, update
 
 from exchange.domain.clock import FixedClock
 from exchange.fiches import reading, sending
-from exchange.fiches.common import Context, FicheError
+from exchange.fiches.common import FicheError
 from exchange.models.documents import Document
 from exchange.models.fiches import Fiche
 from exchange.models.keyrecords import PlatformValue
 from exchange.policy import visible_fiche
-from exchange.web.accounts import load_user_row
 from tests.fiches.support import (
     acting_as,
     audit_events,
@@ -27,20 +26,9 @@ from tests.fiches.support import (
     sent,
     services_of,
     signed_in,
-    user_id,
 )
 
 ADVISOR = "cft.montauban"
-
-
-@contextmanager
-def reading_as(app: Flask, username: str) -> Iterator[Context]:
-    svc = services_of(app)
-    key = user_id(app, username)
-    with svc.db.reading() as s:
-        user = load_user_row(s, key)
-        assert user is not None
-        yield Context(svc, s, user, "127.0.0.1", svc.clock.now())
 
 
 @contextmanager
@@ -94,7 +82,7 @@ def test_pages_that_only_read_answer_while_a_writer_holds_the_lock(
 def test_opening_records_one_event_and_the_checks_found_in_the_reading_are_used(
         app: Flask) -> None:
     fiche = sent(app).fiche
-    with reading_as(app, ADVISOR) as ctx:
+    with acting_as(app, ADVISOR, read_only=True) as ctx:
         checked = reading.check_fiche(ctx, visible_fiche(ctx.session, ctx.user, fiche))
     # The content blob is damaged after the checks: the opening that follows records what
     # the reading checked, without decrypting again while it holds the write lock.
@@ -117,7 +105,7 @@ def test_opening_records_one_event_and_the_checks_found_in_the_reading_are_used(
 def test_a_fiche_recalled_between_the_checks_and_the_opening_is_not_opened(
         app: Flask) -> None:
     fiche = sent(app).fiche
-    with reading_as(app, ADVISOR) as ctx:
+    with acting_as(app, ADVISOR, read_only=True) as ctx:
         checked = reading.check_fiche(ctx, visible_fiche(ctx.session, ctx.user, fiche))
     with acting_as(app, "ts.montauban") as ctx:
         sending.recall(ctx, visible_fiche(ctx.session, ctx.user, fiche), "wrong_recipient", "")
@@ -130,7 +118,7 @@ def test_a_fiche_recalled_between_the_checks_and_the_opening_is_not_opened(
 def test_a_fiche_changed_between_the_checks_and_the_opening_is_checked_again(
         app: Flask) -> None:
     fiche = sent(app).fiche
-    with reading_as(app, ADVISOR) as ctx:
+    with acting_as(app, ADVISOR, read_only=True) as ctx:
         checked = reading.check_fiche(ctx, visible_fiche(ctx.session, ctx.user, fiche))
     with services_of(app).db.unit_of_work() as s:  # a new manifest: what was checked is gone
         s.execute(update(Fiche).where(Fiche.public_id == fiche).values(manifest=b"{}"))
