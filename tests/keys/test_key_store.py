@@ -4,7 +4,7 @@ checks on stored key records."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -194,7 +194,8 @@ def test_institution_certificate_is_a_document_signer(keystore: KeyStore) -> Non
     assert aki.key_identifier == ca_ski.digest  # type: ignore[attr-defined]
     lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
     assert timedelta(days=3 * 365) <= lifetime <= timedelta(days=3 * 366)
-    assert cert.not_valid_before_utc <= NOW <= cert.not_valid_after_utc
+    issued = datetime.now(UTC)  # certificates speak of the wall clock, not the store's clock
+    assert cert.not_valid_before_utc <= issued <= cert.not_valid_after_utc
     assert cert.serial_number != ca.serial_number
 
 
