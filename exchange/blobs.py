@@ -109,7 +109,9 @@ class FolderBlobStore:
 
     def delete(self, name: str) -> None:
         """Overwrite with zeros, then unlink. Deleting a missing blob is not an error."""
-        path = self._path(name)
+        self._shred(self._path(name))
+
+    def _shred(self, path: Path) -> None:
         try:
             size = path.stat().st_size
             with open(path, "r+b") as handle:
@@ -144,13 +146,32 @@ class FolderBlobStore:
         return datetime.fromtimestamp(self._path(name).stat().st_mtime, UTC)
 
     def names(self) -> Iterator[str]:
+        for path in self._files():
+            if _NAME.match(path.name):
+                yield path.name
+
+    def _files(self) -> Iterator[Path]:
         if not self.root.is_dir():
             return
         for folder in sorted(self.root.iterdir()):
             if folder.is_dir():
-                for path in sorted(folder.iterdir()):
-                    if _NAME.match(path.name):
-                        yield path.name
+                yield from sorted(folder.iterdir())
+
+    def unfinished(self) -> Iterator[tuple[str, datetime]]:
+        """The temporary files a process killed in the middle of `put` left, by name
+        ("<blob>.tmp"), with their modification time."""
+        for path in self._files():
+            if path.suffix == ".tmp" and _NAME.match(path.stem):
+                try:
+                    yield path.name, datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                except FileNotFoundError:
+                    continue
+
+    def discard_unfinished(self, name: str) -> None:
+        """Overwrite with zeros and unlink a temporary file `unfinished` listed."""
+        if not name.endswith(".tmp"):
+            raise BlobError("invalid temporary name")
+        self._shred(self._path(name.removesuffix(".tmp")).with_suffix(".tmp"))
 
 
 def _zero_fill(handle: BinaryIO, size: int) -> None:
@@ -326,9 +347,20 @@ def written_at(store: BlobStore, name: str) -> datetime | None:
 def purge_orphans(session: Session, store: BlobStore, now: datetime, *,
                   grace: timedelta = ORPHAN_GRACE, dry_run: bool = False) -> list[str]:
     """Delete (or with ``dry_run`` only list) the orphans written more than ``grace`` before
-    ``now`` (wall-clock time, as the store dates its blobs). A blob the store cannot date is
-    kept. Errors are per blob: logged by name (random, not personal), then the next one."""
+    ``now`` (wall-clock time, as the store dates its blobs), and the temporary files of writes
+    a killed process never finished, as old. A blob the store cannot date is kept. Errors are
+    per blob: logged by name (random, not personal), then the next one."""
     purged = []
+    for name, written in getattr(store, "unfinished", list)():
+        if now - written < grace:
+            continue
+        if not dry_run:
+            try:
+                store.discard_unfinished(name)  # type: ignore[attr-defined]
+            except BlobError:
+                log.warning("unfinished blob %s could not be removed", name)
+                continue
+        purged.append(name)
     for name in orphans(session, store):
         written = written_at(store, name)
         if written is None or now - written < grace:

@@ -193,9 +193,11 @@ def test_a_process_killed_while_signing_leaves_the_draft_and_orphans_are_purged(
         {k: v for k, v in before.items() if k != "blobs"}
     left = {name for name, _ in after["blobs"]} - {name for name, _ in before["blobs"]}
     assert left, "the killed signature wrote no blob: the fault point is too early"
+    # A blob still being written when the process died stays as a temporary file.
+    written = {Path(n).name for n in left if not n.endswith(".tmp")}
     svc = services_of(app)
     with svc.db.unit_of_work() as s:
-        assert {Path(n).name for n in left} == set(blobs.orphans(s, svc.blobs))
+        assert written == set(blobs.orphans(s, svc.blobs))
         assert purge_orphans(s, svc.blobs, datetime.now(UTC)) == []  # too young: kept
         purged = purge_orphans(s, svc.blobs, datetime.now(UTC) + timedelta(hours=2))
     assert set(purged) == {Path(n).name for n in left}
@@ -240,6 +242,28 @@ def test_the_orphan_purge_keeps_referenced_and_young_blobs(app: Flask) -> None:
     assert set(store.names()) == referenced | {young}
     scheduler.purge_orphan_blobs(svc)  # the scheduled job: nothing old is left
     assert set(store.names()) == referenced | {young}
+
+
+def test_the_orphan_purge_shreds_the_temporary_file_of_an_unfinished_write(app: Flask) -> None:
+    prepare(app, sign=False)
+    store = services_of(app).blobs
+    name = blobs.new_name()
+    store.put(name, b"x")
+    stray = store._path(name)  # noqa: SLF001 - a write cut short by a killed process
+    unfinished = stray.with_suffix(".tmp")
+    stray.rename(unfinished)
+    unfinished.write_bytes(b"ciphertext cut short")
+    with services_of(app).db.unit_of_work() as s:
+        assert purge_orphans(s, store, datetime.now(UTC)) == []  # may still be written
+        assert unfinished.exists()
+        old = (datetime.now(UTC) - timedelta(hours=3)).timestamp()
+        os.utime(unfinished, (old, old))
+        assert purge_orphans(s, store, datetime.now(UTC), dry_run=True) == [unfinished.name]
+        assert unfinished.exists()
+        assert purge_orphans(s, store, datetime.now(UTC)) == [unfinished.name]
+    assert not unfinished.exists()
+    with pytest.raises(blobs.BlobError):
+        store.discard_unfinished(name)  # only temporaries
 
 
 __all__ = ["START"]
