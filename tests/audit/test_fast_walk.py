@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import apsw
 import pytest
 from flask import Flask
 from sqlalchemy import text
@@ -111,6 +112,14 @@ def test_fast_walk_hashes_what_the_rule_hashes(app: Flask, clock: FixedClock,
                 seq, "contenu de l'événement modifié")
         assert (fast.upto == seq + 2) is vouched
         assert audit.verify(s, workers=1) == expected
+    # The workers' driver reads the same row the same way.
+    database = services_of(app).db.engine.url.database
+    assert database is not None
+    worker = apsw.Connection(database, flags=apsw.SQLITE_OPEN_READONLY)
+    try:
+        assert audit_walk.walk(worker, seq, seq + 1, before.hash) == fast
+    finally:
+        worker.close()
 
 
 def test_batches_stop_at_the_first_that_does_not_pass(app: Flask, clock: FixedClock) -> None:
@@ -258,3 +267,20 @@ def test_a_failed_worker_vouches_for_nothing(tmp_path: Path,
                                           (), 2)
     assert (walked.upto, walked.prev) == (1, audit.GENESIS)
     assert "verification worker failed" in caplog.text
+
+
+def test_workers_vouch_for_an_intact_log_themselves(app: Flask, clock: FixedClock,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """The worker processes (apsw) verify the whole range: the reference walk has nothing
+    left to do, and the hashes they saw are the stored ones."""
+    activity(app, clock, rounds=2)
+    last, digest = head(app)
+    database = services_of(app).db.engine.url.database
+    assert database is not None
+    marks = (2, last // 2, last)
+    with caplog.at_level(logging.WARNING, logger="liaison.audit"):
+        walked = audit_walk.walk_parallel(database, (1, audit.GENESIS), last, marks, 3)
+    assert "verification worker failed" not in caplog.text
+    assert (walked.upto, walked.prev) == (last + 1, digest)
+    with services_of(app).db.unit_of_work() as s:
+        assert walked.seen == reference(s, marks=marks).seen
