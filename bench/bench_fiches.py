@@ -64,11 +64,16 @@ def _settings(instance: Path) -> Settings:
                     scheduler=False)
 
 
+_USER_IDS: dict[str, int] = {}
+
+
 def _context(svc: Any, session: Any, username: str) -> Context:
+    """The context of a request by `username`, whose id a request reads from its session."""
     from exchange.models.accounts import User
 
-    user_id = session.scalar(select(User.id).where(User.username == username))
-    user = load_user_row(session, user_id)
+    if username not in _USER_IDS:
+        _USER_IDS[username] = session.scalar(select(User.id).where(User.username == username))
+    user = load_user_row(session, _USER_IDS[username])
     return Context(svc, session, user, "127.0.0.1", svc.clock.now())
 
 
