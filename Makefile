@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 DEMO   := LIAISON_MODE=demo
 
-.PHONY: run serve-prod install install-dev system-packages browser-deps test test-postgres lint unit bench clean
+.PHONY: run serve-prod install install-dev system-packages browser-deps test test-postgres test-production lint unit bench clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,9 +54,14 @@ unit: install-dev system-packages browser-deps
 
 test: lint unit
 
-# The whole suite again, against a throwaway PostgreSQL cluster on a local socket.
+# The whole suite again, against a throwaway PostgreSQL cluster on a local socket; this run
+# includes the production journey (tests/production: nginx + TLS, gunicorn, production settings).
 test-postgres: install-dev system-packages browser-deps
 	bash scripts/with-postgres.sh $(BIN)/python -m pytest -q
+
+# The production journey and the production CSRF tests alone.
+test-production: install-dev system-packages browser-deps
+	bash scripts/with-postgres.sh $(BIN)/python -m pytest -q tests/production
 
 bench: install-dev
 	$(BIN)/python bench/run.py

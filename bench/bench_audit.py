@@ -3,13 +3,14 @@
 Run: python bench/bench_audit.py [--events N] [--quick]
 
 Builds a temporary demo instance (migrations, demo data, keys), bulk-loads N events (default
-1,000,000) over a year with their hash chain (computed with `exchange.audit`'s own rule) and a
-signed checkpoint per hour, plus one person whose records appear a few hundred times. Then, in
-the same run, it times:
+1,000,000) over a year with their keyed hash chain (computed with `exchange.audit`'s own rule,
+HMAC-SHA256 under the instance's chain key) and a signed checkpoint per hour, plus one person
+whose records appear a few hundred times. Then, in the same run, it times:
 
 - reading the rows only (the floor any verifier pays for SQLite and the driver);
-- a bare SHA-256 chain over the same rows (read + one digest each, no checks);
-- the same bare chain over the rows already serialised in memory (the hashing floor);
+- a bare SHA-256 chain over the same rows (read + one digest each, no checks), and a bare
+  HMAC-SHA256 chain (read + one `hmac.digest` each);
+- the same bare SHA-256 chain over the rows already serialised in memory (the hashing floor);
 - the reference walk alone (`audit.verify_rows`, one process, as `verify` once did), and
   `audit.verify` in one process;
 - `audit.verify` (the chain walk, one worker process per processor) and `flask audit verify`
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import hmac
 import random
 import re
 import sqlite3
@@ -43,7 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from exchange import audit, audit_walk, create_app  # noqa: E402
-from exchange.audit_checkpoints import checkpoint_document  # noqa: E402
+from exchange.audit_anchor import chain_key  # noqa: E402
+from exchange.audit_checkpoints import checkpoint_document, next_number  # noqa: E402
 from exchange.demo import DEMO_PASSWORD, demo_totp_secret, seed  # noqa: E402
 from exchange.domain.clock import FixedClock  # noqa: E402
 from exchange.migrate import upgrade  # noqa: E402
@@ -114,7 +117,9 @@ def build(instance: Path, count: int) -> tuple[Any, FixedClock, dict[str, Any]]:
         s.flush()
         person_objects = [person.public_id, *(c.public_id for c in consents)]
         head = s.get(AuditHead, 1)
-        first_seq, prev = head.seq + 1, head.hash
+        first_seq, prev, keyed_from = head.seq + 1, head.hash, head.keyed_from
+        number = next_number(s)
+    key = svc.master.audit_chain_key()
     svc.db.dispose()
     for _ in range(600):  # the rest of a département's and an agency's staff
         unit = f"{rng.randrange(60):032x}"
@@ -146,7 +151,7 @@ def build(instance: Path, count: int) -> tuple[Any, FixedClock, dict[str, Any]]:
         row = [seq, at.strftime("%Y-%m-%d %H:%M:%S.%f"), user, unit, role, action, kind,
                object_id, outcome, f"10.0.{rng.randrange(256)}.{rng.randrange(256)}",
                "party" if kind == "fiche" else None]
-        digest = audit.chain_hash(prev, *row)
+        digest = audit.chain_hash(prev, *row, key=key)
         rows.append((*row, prev, digest))
         prev = digest
         if at >= next_hour:
@@ -163,8 +168,9 @@ def build(instance: Path, count: int) -> tuple[Any, FixedClock, dict[str, Any]]:
     connection.close()
     with svc.db.unit_of_work() as s:
         keystore = svc.keystore(s)
-        for seq, digest, at in hours:
-            signed = sign_platform(keystore, checkpoint_document(seq, digest, at, "periodic"))
+        for offset, (seq, digest, at) in enumerate(hours):
+            signed = sign_platform(keystore, checkpoint_document(
+                seq, digest, at, "periodic", number=number + offset, keyed_from=keyed_from))
             s.add(AuditCheckpoint(seq=seq, head=digest, kind="periodic", created_at=at,
                                   signed=signed.to_bytes()))
     users_demo = {pid: role for pid, _, role in users[:8]}
@@ -205,6 +211,16 @@ def bare_chain(app: Any) -> int:
     return count
 
 
+def bare_keyed_chain(app: Any) -> int:
+    key = app.extensions["liaison"].master.audit_chain_key()
+    prev, count, mac = b"\x00" * 32, 0, hmac.digest
+    for batch in rows_of(app):
+        for row in batch:
+            prev = mac(key, prev + "\x1f".join(str(v) for v in row[:11]).encode(), "sha256")
+        count += len(batch)
+    return count
+
+
 def bare_chain_in_memory(app: Any) -> float:
     """Seconds to chain the rows once serialised in memory (serialising is not timed)."""
     blobs = ["\x1f".join(str(v) for v in row[:11]).encode()
@@ -219,7 +235,8 @@ def bare_chain_in_memory(app: Any) -> float:
 def reference_walk(app: Any) -> audit.Verification:
     with app.extensions["liaison"].db.unit_of_work() as s:
         head = s.get(AuditHead, 1)
-        return audit.verify_rows(audit.raw_rows(s, 1, head.seq), end=(head.seq, head.hash))
+        return audit.verify_rows(audit.raw_rows(s, 1, head.seq), end=(head.seq, head.hash),
+                                 key=chain_key(s), keyed_from=head.keyed_from)
 
 
 def chain_walk(app: Any, workers: int | None = None) -> audit.Verification:
@@ -306,6 +323,7 @@ def main() -> int:
         runs = 1 if args.quick else 3
         t_read, n = best(runs, lambda: read_only(app))
         t_bare, _ = best(runs, lambda: bare_chain(app))
+        t_bare_keyed, _ = best(runs, lambda: bare_keyed_chain(app))
         t_memory = min(bare_chain_in_memory(app) for _ in range(runs))
         t_reference, walk = best(runs, lambda: reference_walk(app))
         assert walk.ok, walk.describe()
@@ -318,6 +336,7 @@ def main() -> int:
         for label, seconds in (
                 ("read the rows only", t_read),
                 ("bare SHA-256 chain (read + hash)", t_bare),
+                ("bare HMAC-SHA256 chain (read + hash)", t_bare_keyed),
                 ("bare SHA-256 chain (rows in memory)", t_memory),
                 ("reference walk (verify_rows), one process", t_reference),
                 ("audit.verify, one process", t_one),
@@ -325,7 +344,8 @@ def main() -> int:
                 ("flask audit verify (walk + checkpoints)", t_cli)):
             print(f"{label:44}{seconds:9.2f}{n / seconds:14,.0f}")
         print(f"  -> {output}")
-        print(f"  verify / bare chain (read + hash): {t_cli / t_bare:.2f}x the time")
+        print(f"  verify / bare chain (read + hash): {t_cli / t_bare:.2f}x the time "
+              f"(SHA-256), {t_cli / t_bare_keyed:.2f}x (HMAC-SHA256)")
         repeat = 3 if args.quick else 5
         results = search_times(app, clock, facts, repeat)
         print(f"\nDPO search through the web stack, {total:,} events, median of {repeat}:")

@@ -1,14 +1,22 @@
 """The audit trail: one function records an event in the caller's transaction; `verify` walks it.
 
-Each event hashes the previous event's hash together with its own fields (SHA-256), so editing,
-deleting or reordering a row breaks the chain from that row on. Events carry opaque ids, fixed
-action names and fixed purposes only: `record` refuses anything that could be free text.
+Each event's hash is an HMAC-SHA256, under a sub-key of the master key, of the previous event's
+hash together with its own fields, so editing, deleting or reordering a row breaks the chain
+from that row on, and whoever can write the database but does not hold the master key cannot
+recompute it: a rewritten, renumbered or appended event shows even after the last signed
+checkpoint. Events appended before the chain was keyed keep their plain SHA-256 hashes: they
+end at `AuditHead.keyed_from` - 1, which signed checkpoints carry, and verification requires a
+signed checkpoint at or beyond them (`exchange.audit_checkpoints`). Cutting the end of the log
+shows against the anchor kept outside the database (`exchange.audit_anchor`) and against the
+checkpoint schedule. Events carry opaque ids, fixed action names and fixed purposes only:
+`record` refuses anything that could be free text.
 """
 
 from __future__ import annotations
 
 import gc
 import hashlib
+import hmac
 import os
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -20,7 +28,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from exchange import audit_walk
+from exchange import audit_anchor, audit_walk
 from exchange.models.audit import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
@@ -31,14 +39,16 @@ ACTIONS = frozenset({
     # accounts and sessions
     "login.success", "login.failure", "login.throttled", "login.second_factor_failure",
     "login.recovery_code_used", "logout", "session.expired", "totp.enrolled",
-    "password.changed",
+    "password.changed", "password.change_failure", "password.change_throttled",
     # access control
-    "access.refused", "csrf.refused",
+    "access.refused", "access.refusals_capped", "csrf.refused",
     # administration
     "institution.created", "institution.updated", "unit.created", "unit.updated",
     "convention.created", "convention.updated", "convention.amended",
     "user.created", "user.updated", "user.disabled", "user.enabled", "user.password_reset",
     "user.second_factor_reset", "keys.initialised", "keys.institution_created", "keys.rotated",
+    "user.role_granted.social_worker", "user.role_granted.advisor",
+    "user.role_granted.unit_manager", "user.role_granted.dpo", "user.own_roles_refused",
     # persons and their consent
     "person.created", "person.viewed", "person.searched", "person.updated",
     "consent.recorded", "consent.viewed", "consent.withdrawn", "consent.form_downloaded",
@@ -63,6 +73,7 @@ ACTIONS = frozenset({
     "rights.access_export", "rights.restriction_set", "rights.restriction_lifted",
     "rights.erasure_approved", "rights.erased", "breach.recorded", "breach.updated",
     "breach.viewed", "register.viewed", "rights.fiche_rectification_requested",
+    "rights.request_transmitted", "rights.request_received",
 })
 OUTCOMES = frozenset({"success", "refused", "failure"})
 PURPOSES = frozenset({"party", "accompaniment", "dpo_request", "legal_hold", "support"})
@@ -148,14 +159,16 @@ _EVENTS = AuditEvent.__table__
 def _append(session: Session, entries: Sequence[Entry]) -> list[dict[str, Any]]:
     """Check every entry before anything is written, then three statements whatever their
     number: move the head's sequence number (which takes the write lock, so concurrent writers
-    queue there) and read the hash it had, insert the rows (`chain_hash`), store the new head
-    hash. Plain statements, not the ORM's unit of work: the caller's pending changes are not
-    flushed here, and a head object the session holds is expired."""
+    queue there) and read the hash it had, insert the rows (`chain_hash`, keyed), store the new
+    head hash. Plain statements, not the ORM's unit of work: the caller's pending changes are
+    not flushed here, and a head object the session holds is expired. The new head is noted
+    for the anchor, which moves to it once the transaction commits."""
     for e in entries:
         _check_event(e.action, e.actor, e.object_type, e.object_id, e.outcome, e.address,
                      e.purpose)
     if not entries:
         return []
+    key = audit_anchor.chain_key(session)
     moved = session.execute(
         update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + len(entries))
         .returning(_HEAD.c.seq, _HEAD.c.hash)).first()
@@ -167,7 +180,7 @@ def _append(session: Session, entries: Sequence[Entry]) -> list[dict[str, Any]]:
         seq += 1
         digest = chain_hash(prev, seq, e.at, e.actor.user_id, e.actor.unit_id, e.actor.role,
                             e.action, e.object_type, e.object_id, e.outcome, e.address,
-                            e.purpose)
+                            e.purpose, key=key)
         rows.append({"seq": seq, "at": e.at, "actor_user_id": e.actor.user_id,
                      "actor_unit_id": e.actor.unit_id, "actor_role": e.actor.role,
                      "action": e.action, "object_type": e.object_type,
@@ -179,6 +192,7 @@ def _append(session: Session, entries: Sequence[Entry]) -> list[dict[str, Any]]:
     held = session.identity_map.get(identity_key(AuditHead, 1))
     if held is not None:
         session.expire(held)
+    audit_anchor.note(session, seq=seq, head=prev)
     return rows
 
 
@@ -213,13 +227,16 @@ def event_fields(event: AuditEvent) -> tuple[str | None, ...]:
 def chain_hash(prev_hash: str, seq: int | str, at: datetime | str, actor_user_id: str | None,
                actor_unit_id: str | None, actor_role: str | None, action: str,
                object_type: str | None, object_id: str | None, outcome: str,
-               address: str | None, purpose: str | None) -> str:
-    """THE hash rule. SHA-256 of the previous hash, then each field of HASHED_COLUMNS as text
-    (`format_at` for the time), each preceded by 0x1f; an absent field is 0x00, so that None
-    and "" differ. Takes the raw values a row holds, as named arguments, because verifying a
-    million events calls it a million times: one call, one join, one digest."""
+               address: str | None, purpose: str | None, *, key: bytes | None) -> str:
+    """THE hash rule. The message is the previous hash, then each field of HASHED_COLUMNS as
+    text (`format_at` for the time), each preceded by 0x1f; an absent field is 0x00, so that
+    None and "" differ. The hash is HMAC-SHA256 of the message under `key`, the chain key
+    (`exchange.audit_anchor.chain_key`), as lowercase hex; with `key=None`, the SHA-256 of the
+    events appended before the chain was keyed. Takes the raw values a row holds, as named
+    arguments, because verifying a million events calls it a million times: one call, one
+    join, one digest."""
     none = "\x00"
-    return hashlib.sha256("\x1f".join((
+    message = "\x1f".join((
         prev_hash, str(seq), format_at(at),
         none if actor_user_id is None else actor_user_id,
         none if actor_unit_id is None else actor_unit_id,
@@ -230,13 +247,16 @@ def chain_hash(prev_hash: str, seq: int | str, at: datetime | str, actor_user_id
         outcome,
         none if address is None else address,
         none if purpose is None else purpose,
-    )).encode("utf-8")).hexdigest()
+    )).encode("utf-8")
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.digest(key, message, "sha256").hex()
 
 
-def event_hash(prev_hash: str, fields: Sequence[str | None]) -> str:
+def event_hash(prev_hash: str, fields: Sequence[str | None], *, key: bytes | None) -> str:
     """The hash of an event given its fields as `event_fields` renders them (rendering them
     again changes nothing): `chain_hash`."""
-    return chain_hash(prev_hash, *fields)
+    return chain_hash(prev_hash, *fields, key=key)
 
 
 def _row_of(event: AuditEvent) -> tuple[Any, ...]:
@@ -262,12 +282,15 @@ def verify_rows(
     batches: Iterable[Sequence[Sequence[Any]]],
     start: tuple[int, str] = (1, GENESIS),
     *,
+    key: bytes,
+    keyed_from: int = 1,
     end: tuple[int, str] | None = None,
     marks: Collection[int] = (),
 ) -> Verification:
     """Walk raw rows (ROW_COLUMNS, in sequence order, in batches) from `start` (sequence
-    number, previous hash). `end`, when given, is the head the walk must arrive at; the hash
-    seen at each sequence number in `marks` is reported, for checkpoints to compare."""
+    number, previous hash), keyed with `key` from event `keyed_from` on (before it, the plain
+    SHA-256 of the first events). `end`, when given, is the head the walk must arrive at; the
+    hash seen at each sequence number in `marks` is reported, for checkpoints to compare."""
     first, prev = start
     expected = first
     watch = frozenset(marks)
@@ -283,7 +306,8 @@ def verify_rows(
                                     "lien vers l'événement précédent modifié", seen)
             try:
                 intact = chain_hash(prev, seq, at, user, unit, role, action, object_type,
-                                    object_id, outcome, address, purpose) == hash_
+                                    object_id, outcome, address, purpose,
+                                    key=key if seq >= keyed_from else None) == hash_
             except (TypeError, ValueError, AttributeError):  # not text, or not a time
                 intact = False
             if not intact:
@@ -297,14 +321,6 @@ def verify_rows(
         return Verification(False, expected - first, expected,
                             "fin du journal tronquée ou tête de chaîne modifiée", seen)
     return Verification(True, expected - first, seen=seen)
-
-
-def verify_events(
-    events: Iterable[AuditEvent], head: AuditHead | None, start: tuple[int, str] = (1, GENESIS)
-) -> Verification:
-    """Walk mapped events in sequence order from `start` (sequence number, previous hash)."""
-    end = None if head is None else (head.seq, head.hash)
-    return verify_rows([[_row_of(event) for event in events]], start, end=end)
 
 
 def raw_rows(session: Session, first: int, last: int,
@@ -338,19 +354,24 @@ def verify(
     stop: int | None = None,
     marks: Collection[int] = (),
     workers: int | None = None,
+    keyed_from: int | None = None,
 ) -> Verification:
     """Walk the stored chain from `start` (after a purge: the purge checkpoint's sequence
-    number + 1 and hash) to the head, or only to `stop`; see `verify_rows`.
+    number + 1 and hash) to the head, or only to `stop`; see `verify_rows`. The chain is keyed
+    from `keyed_from` on, by default from where the head row says (which only a signed
+    checkpoint vouches for: `exchange.audit_checkpoints` checks it).
 
     On SQLite the fast walk (`exchange.audit_walk`) first verifies as far as it can, in
     `workers` processes (by default one per processor when the log is long), and `verify_rows`
     walks the rest from there: it names the first bad event exactly as a walk from `start`
     would, since everything before it is verified."""
-    head_seq, head_hash, last_seq = session.execute(
-        select(AuditHead.seq, AuditHead.hash,
+    head_seq, head_hash, head_keyed_from, last_seq = session.execute(
+        select(AuditHead.seq, AuditHead.hash, AuditHead.keyed_from,
                select(func.max(AuditEvent.seq)).scalar_subquery())
         .where(AuditHead.id == 1)
     ).one()
+    key = audit_anchor.chain_key(session)
+    keyed = head_keyed_from if keyed_from is None else keyed_from
     if stop is None and last_seq is not None and last_seq > head_seq:
         return Verification(False, 0, head_seq + 1,
                             "événements au-delà de la tête de chaîne : tête modifiée")
@@ -361,10 +382,10 @@ def verify(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        fast = _walk_fast(session, start, last, marks, workers)
+        fast = _walk_fast(session, start, last, key, keyed, marks, workers)
         assert fast.prev is not None
         rest = verify_rows(raw_rows(session, fast.upto, last), (fast.upto, fast.prev),
-                           end=end, marks=marks)
+                           key=key, keyed_from=keyed, end=end, marks=marks)
     finally:
         if collecting:
             gc.enable()
@@ -372,7 +393,8 @@ def verify(
                         rest.reason, {**fast.seen, **rest.seen})
 
 
-def _walk_fast(session: Session, start: tuple[int, str], last: int, marks: Collection[int],
+def _walk_fast(session: Session, start: tuple[int, str], last: int, key: bytes,
+               keyed_from: int, marks: Collection[int],
                workers: int | None) -> audit_walk.Stretch:
     """How far from `start` the fast walk verifies (PostgreSQL: not at all, `verify_rows`
     walks it all)."""
@@ -384,7 +406,8 @@ def _walk_fast(session: Session, start: tuple[int, str], last: int, marks: Colle
         workers = audit_walk.processors() if long else 1
     database = connection.engine.url.database
     if workers > 1 and database and os.path.isfile(database):
-        done = audit_walk.walk_parallel(os.path.abspath(database), start, last, marks, workers)
+        done = audit_walk.walk_parallel(os.path.abspath(database), start, last, key,
+                                        keyed_from, marks, workers)
         # The workers read the committed log: this transaction must hold the same events
         # (they never change, so counting them is enough).
         if done.upto > start[0] and _count(session, start[0], done.upto - 1) == (
@@ -392,7 +415,8 @@ def _walk_fast(session: Session, start: tuple[int, str], last: int, marks: Colle
             return done
     dbapi = connection.connection.dbapi_connection
     assert dbapi is not None
-    return audit_walk.stitch(start, [audit_walk.walk(dbapi, start[0], last, start[1], marks)])
+    return audit_walk.stitch(start, [audit_walk.walk(dbapi, start[0], last, start[1], key,
+                                                     keyed_from, marks)])
 
 
 def _count(session: Session, first: int, last: int) -> int:

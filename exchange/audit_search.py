@@ -10,6 +10,14 @@ period and the depth. Ordering by time rather than by sequence number alone keep
 search exact and fast even where times and sequence numbers disagree (clocks of several
 instances); the sequence number breaks ties and is what the "next page" button carries.
 
+The DPO sees the events of their own institution only (`exchange.policy.dpo_audit_scope`:
+its staff's events, and those about its accounts, units and register entries): every
+`Criteria` carries the institution, and a page is the newest events of the union of the
+scope's branches (`exchange.policy.dpo_audit_branches`: one per unit of the institution, one
+for the events others wrote about it), each branch one index range under the criteria, so that
+a small institution's DPO does not page through a large partner's events. A person is looked
+for among the institution's persons only, an account among its accounts.
+
 The DPO sees metadata only: when, the actor's role and unit, the action, the type of object,
 the outcome and the purpose — never the content of a fiche, nor the actor's or person's name.
 """
@@ -23,9 +31,10 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, or_, select, tuple_
+from sqlalchemy import ColumnElement, bindparam, or_, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
+from exchange import policy
 from exchange.db import Database
 from exchange.domain.clock import PARIS
 from exchange.domain.vocabulary import Role
@@ -51,7 +60,10 @@ ACTION_LABELS = {
     "session.expired": "Session expirée",
     "totp.enrolled": "Second facteur activé",
     "password.changed": "Mot de passe changé",
+    "password.change_failure": "Changement de mot de passe : mot de passe actuel erroné",
+    "password.change_throttled": "Changement de mot de passe bloqué (trop d'essais)",
     "access.refused": "Accès refusé",
+    "access.refusals_capped": "Refus d'accès : plafond horaire atteint (suivants non journalisés)",
     "csrf.refused": "Formulaire refusé (jeton CSRF)",
     "institution.created": "Institution créée",
     "institution.updated": "Institution modifiée",
@@ -66,6 +78,11 @@ ACTION_LABELS = {
     "user.enabled": "Compte réactivé",
     "user.password_reset": "Mot de passe réinitialisé",
     "user.second_factor_reset": "Second facteur réinitialisé",
+    "user.role_granted.social_worker": "Rôle attribué : travailleur social",
+    "user.role_granted.advisor": "Rôle attribué : conseiller France Travail",
+    "user.role_granted.unit_manager": "Rôle attribué : responsable de structure",
+    "user.role_granted.dpo": "Rôle attribué : délégué à la protection des données",
+    "user.own_roles_refused": "Modification de ses propres rôles refusée",
     "keys.initialised": "Clés de la plateforme créées",
     "keys.institution_created": "Clés d'une institution créées",
     "keys.rotated": "Clés renouvelées",
@@ -130,6 +147,8 @@ ACTION_LABELS = {
     "rights.erasure_approved": "Effacement approuvé",
     "rights.erased": "Données d'une personne effacées",
     "rights.fiche_rectification_requested": "Rectification d'une fiche demandée",
+    "rights.request_transmitted": "Demande transmise à une institution partenaire",
+    "rights.request_received": "Demande reçue d'une institution partenaire",
     "breach.recorded": "Violation de données enregistrée",
     "breach.updated": "Violation de données mise à jour",
     "breach.viewed": "Registre des violations consulté",
@@ -143,6 +162,10 @@ OBJECT_LABELS = {
     "convention": "Convention", "endpoint": "Page", "keys": "Clés",
     "audit_chain": "Journal d'audit", "audit_checkpoint": "Point de contrôle",
     "audit_search": "Recherche dans le journal",
+    "rights_request": "Demande d'exercice de droits", "breach": "Violation de données",
+    "person_share": "Part de l'institution (personne)", "fiche_side": "Fiche (côté effacé)",
+    "accompaniment_side": "Accompagnement (côté effacé)", "key_wrap": "Accès chiffré",
+    "share_key": "Clé de partage",
 }
 OUTCOME_LABELS = {"success": "Réussi", "refused": "Refusé", "failure": "Échec"}
 PURPOSE_LABELS = {
@@ -164,9 +187,11 @@ def action_label(action: str) -> str:
 
 @dataclass(frozen=True)
 class Criteria:
-    """What the DPO asked for, already resolved to opaque ids. `objects` None means any
-    object; an empty tuple, that the person named has no record (nothing matches)."""
+    """What the DPO of `institution_id` asked for, already resolved to opaque ids. `objects`
+    None means any object; an empty tuple, that the person named has no record (nothing
+    matches)."""
 
+    institution_id: int
     objects: tuple[str, ...] | None = None
     user_id: str | None = None
     unit_id: str | None = None
@@ -217,14 +242,16 @@ class PersonMatch:
 
 
 def person_records(session: Session, keystore: KeyStore, name: str,
-                   birth_date: date) -> PersonMatch:
-    """The persons whose last name or birth name and birth date are these (through the blind
-    index: nothing typed is stored or compared in clear), and the public ids of everything
-    that is theirs."""
+                   birth_date: date, *, institution_id: int) -> PersonMatch:
+    """The institution's persons (`exchange.policy.held_by`) whose last name or birth name
+    and birth date are these (through the blind index: nothing typed is stored or compared in
+    clear), and the public ids of everything that is theirs. A person only partners hold is
+    not found: their events are the partners' to search."""
     index = blind_index(keystore, name, birth_date.isoformat())
     people = session.execute(
         select(Person.id, Person.public_id)
-        .where(or_(Person.index_name_birth == index, Person.index_birth_name_birth == index))
+        .where(or_(Person.index_name_birth == index, Person.index_birth_name_birth == index),
+               policy.held_by(institution_id))
         .order_by(Person.id)
     ).all()
     person_ids = [row.id for row in people]
@@ -248,8 +275,11 @@ def person_records(session: Session, keystore: KeyStore, name: str,
     return PersonMatch(tuple(row.public_id for row in people), tuple(dict.fromkeys(objects)))
 
 
-def user_public_id(session: Session, username: str) -> str | None:
-    return session.scalar(select(User.public_id).where(User.username == username.strip()))
+def user_public_id(session: Session, username: str, *, institution_id: int) -> str | None:
+    """An account of the institution; a partner's account is not found."""
+    return session.scalar(select(User.public_id).where(
+        User.username == username.strip(),
+        User.unit_id.in_(policy.institution_units(institution_id))))
 
 
 @dataclass(frozen=True)
@@ -289,8 +319,13 @@ def _rows(session: Session, criteria: Criteria, before: int | None, size: int) -
         if at is None:  # gone (purged): start again from the newest
             return _rows(session, criteria, None, size)
         key = (at, before)
-    query = (select(*_COLUMNS).where(*criteria.conditions(key))
-             .order_by(AuditEvent.at.desc(), AuditEvent.seq.desc()).limit(size))
+    conditions = criteria.conditions(key)
+    newest = (AuditEvent.at.desc(), AuditEvent.seq.desc())
+    branches = [select(*_COLUMNS).where(branch, *conditions).order_by(*newest).limit(size)
+                .subquery() for branch in policy.dpo_audit_branches(session,
+                                                                   criteria.institution_id)]
+    merged = union_all(*(select(*branch.c) for branch in branches)).subquery()
+    query = select(*merged.c).order_by(merged.c.at.desc(), merged.c.seq.desc()).limit(size)
     return list(session.execute(query).all())
 
 

@@ -7,12 +7,15 @@ cannot vouch for (a bad hash or link, a missing event, a value the hash rule doe
 ends it, and the reference walk takes over from that batch's first event, in the state the
 reference walk itself would have reached there.
 
-Each event costs a row fetch and a SHA-256, and the fetch costs the more: the standard sqlite3
+Each event costs a row fetch and an HMAC-SHA256 (a SHA-256 for the events appended before the
+chain was keyed, `exchange.audit`), and the fetch costs the more: the standard sqlite3
 driver pays per column (it lets go of the GIL and takes it back for each) and per object, which
 is why the workers read through apsw, whose rows cost about half as much. SQLite
 renders what it renders exactly and cheaply (the sequence number as text, absent values as
 NUL, the "+00:00" of the time); Python joins the 12 values, puts the "T" into the time and
-hashes: the bytes `exchange.audit.chain_hash` hashes (see `_passes`). Building the whole text
+hashes: the bytes `exchange.audit.chain_hash` hashes (see `_passes`). The HMAC is RFC 2104
+with its two padded-key states hashed once per walk (`Mac`): per event, two copies and two
+short updates, not the key schedule `hmac.new` would redo. Building the whole text
 in SQL costs more than the columns it saves: every `||` copies the string, and `printf` stops
 at a NUL byte, which would let a value gain hidden bytes.
 
@@ -23,7 +26,8 @@ on). A worker is this file run by a fresh interpreter (`python -I audit_walk.py`
 JSON on stdin): it imports the standard library and apsw only, so it starts in a few
 hundredths of a second where importing the package would load Flask, and no copy of a process
 that may run threads (the web server, the scheduler) is left running, as a fork without exec
-would.
+would. The chain key reaches a worker in that JSON, through the pipe: never in its arguments,
+its environment or a file.
 Workers read the last committed log, and the caller's transaction must see the same events
 (`exchange.audit.verify` counts them).
 """
@@ -73,9 +77,54 @@ class Stretch:
     seen: dict[int, str] = field(default_factory=dict)
 
 
-def _passes(rows: Sequence[Sequence[Any]], seq: int, prev: str | None) -> bool:
+class Mac:
+    """HMAC-SHA256 (RFC 2104) under one key, as lowercase hex, with the inner and outer padded
+    key states hashed once: `hmac.new` would hash them again for every event."""
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        block = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+    def __call__(self, message: bytes) -> str:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
+
+    def hexdigests(self, messages: Sequence[bytes]) -> list[str]:
+        """`self(m)` for each message, with the lookups done once."""
+        inner_copy, outer_copy = self._inner.copy, self._outer.copy
+        found = []
+        append = found.append
+        for message in messages:
+            inner = inner_copy()
+            inner.update(message)
+            outer = outer_copy()
+            outer.update(inner.digest())
+            append(outer.hexdigest())
+        return found
+
+
+def _digests(messages: list[bytes], seq: int, mac: Mac, keyed_from: int) -> list[str]:
+    """The hash of each message, the first being event `seq`'s: HMAC from `keyed_from` on,
+    SHA-256 before."""
+    keyed = max(0, min(len(messages), keyed_from - seq))
+    sha256 = hashlib.sha256
+    plain = [sha256(message).hexdigest() for message in messages[:keyed]] if keyed else []
+    return plain + mac.hexdigests(messages[keyed:] if keyed else messages)
+
+
+def _passes(rows: Sequence[Sequence[Any]], seq: int, prev: str | None, mac: Mac,
+            keyed_from: int) -> bool:
     """Whether `rows` (ROW_SQL) are events seq, seq + 1, ... chained from `prev` (None: from
-    whatever the first one names), each hash being `chain_hash` of the stored values.
+    whatever the first one names), each hash being `chain_hash` of the stored values (keyed
+    from `keyed_from` on).
 
     The message is `chain_hash`'s: "\\x1f".join of the previous hash, str(seq), `format_at`,
     the other fields with None as "\\0". The time is taken only in SQLite's own format,
@@ -90,22 +139,24 @@ def _passes(rows: Sequence[Sequence[Any]], seq: int, prev: str | None) -> bool:
         times = list(map(_AT, rows))
         if set(map(len, times)) != {32} or "".join(times)[10::32] != " " * count:
             return False
-        join, sha256 = "\x1f".join, hashlib.sha256
-        digests = [sha256(join(row[:12]).replace(" ", "T", 1).encode()).hexdigest()
-                   for row in rows]
+        join = "\x1f".join
+        messages = [join(row[:12]).replace(" ", "T", 1).encode() for row in rows]
     except (TypeError, ValueError):  # NULL where the rule wants text, a BLOB, a bad number
         return False
+    digests = _digests(messages, seq, mac, keyed_from)
     hashes = list(map(_HASH, rows))
     previous = list(map(_PREV, rows))
     return (digests == hashes and previous[1:] == hashes[:-1]
             and (prev is None or previous[0] == prev) and " " not in previous[0])
 
 
-def walk(connection: Any, first: int, last: int, prev: str | None,
-         marks: Collection[int] = (), size: int = BATCH) -> Stretch:
+def walk(connection: Any, first: int, last: int, prev: str | None, key: bytes,
+         keyed_from: int, marks: Collection[int] = (), size: int = BATCH) -> Stretch:
     """Verify events `first`..`last` batch by batch, chained from `prev` (None: from what the
-    first event names, for the caller to stitch), up to the first batch that does not pass.
-    `connection` is a sqlite3 or an apsw connection."""
+    first event names, for the caller to stitch), HMAC-keyed with `key` from `keyed_from` on,
+    up to the first batch that does not pass. `connection` is a sqlite3 or an apsw
+    connection."""
+    mac = Mac(key)
     watch = sorted(marks)
     seen: dict[int, str] = {}
     entry = None
@@ -115,7 +166,7 @@ def walk(connection: Any, first: int, last: int, prev: str | None,
         # Batches cut from the rows as they come: the two drivers' cursors both iterate.
         found = iter(cursor.execute(ROW_SQL, (first, last)))
         while rows := list(islice(found, size)):
-            if not _passes(rows, seq, prev):
+            if not _passes(rows, seq, prev, mac, keyed_from):
                 break
             if entry is None:
                 entry = rows[0][0]
@@ -150,8 +201,9 @@ def stretches(first: int, last: int, parts: int) -> list[tuple[int, int]]:
     return [(a, b - 1) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
 
 
-def walk_parallel(database: str, start: tuple[int, str], last: int,
-                  marks: Collection[int], workers: int, size: int = BATCH) -> Stretch:
+def walk_parallel(database: str, start: tuple[int, str], last: int, key: bytes,
+                  keyed_from: int, marks: Collection[int], workers: int,
+                  size: int = BATCH) -> Stretch:
     """`walk` over `start[0]`..`last` of the SQLite file `database`, in `workers` processes,
     stitched. A worker that fails verifies nothing: the reference walk takes over there."""
     # Imported here and in `_in_worker`, which a worker never runs, so that it starts faster.
@@ -160,6 +212,7 @@ def walk_parallel(database: str, start: tuple[int, str], last: int,
     watch = sorted(marks)
     jobs = [{"database": database, "first": a, "last": b,
              "prev": start[1] if a == start[0] else None, "size": size,
+             "key": key.hex(), "keyed_from": keyed_from,
              "marks": watch[bisect.bisect_left(watch, a):bisect.bisect_right(watch, b)]}
             for a, b in stretches(start[0], last, workers)]
     with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
@@ -196,8 +249,8 @@ def _work() -> None:
                                  flags=apsw.SQLITE_OPEN_READONLY)
     connection.set_busy_timeout(30_000)
     try:
-        done = walk(connection, job["first"], job["last"], job["prev"], job["marks"],
-                    job["size"])
+        done = walk(connection, job["first"], job["last"], job["prev"],
+                    bytes.fromhex(job["key"]), job["keyed_from"], job["marks"], job["size"])
     finally:
         connection.close()
     json.dump({"first": done.first, "upto": done.upto, "entry": done.entry, "prev": done.prev,

@@ -12,9 +12,10 @@ What a backup holds, all of it already encrypted where it is personal (DESIGN.md
                                row counts per table, blob counts, and the size and SHA-256 of
                                every other member
 
-What it never holds: the master-key file and the retention-epoch key files. They are backed up
-separately (offline, two custodians: DEPLOYMENT.md), so that destroying an epoch key erases what
-it protects from every backup at once.
+What it never holds: the master-key file, the retention-epoch key files and the per-person share
+key files (`LIAISON_SHARE_KEY_DIR`, keys/shares.py). They are backed up separately (offline, two
+custodians: DEPLOYMENT.md), so that destroying an epoch key, or a person's share key at an
+erasure, erases what it protects from every backup at once.
 
 `restore` goes into an empty deployment only (no table in the database, no blob in the store),
 and checks every member against the manifest before it writes anything.
@@ -51,8 +52,9 @@ SQLITE_MEMBER = "database/liaison.sqlite3"
 PG_MEMBER = "database/liaison.pgdump"
 BLOB_PREFIX = "blobs/"
 _CHUNK = 1 << 20
-NOT_INCLUDED = ("La clé maîtresse et les clés d'époque ne sont PAS dans cette sauvegarde : "
-                "sauvegardez-les à part (hors ligne, deux dépositaires ; voir DEPLOYMENT.md).")
+NOT_INCLUDED = ("La clé maîtresse, les clés d'époque et les clés de partage par personne ne "
+                "sont PAS dans cette sauvegarde : sauvegardez-les à part (hors ligne, deux "
+                "dépositaires ; voir DEPLOYMENT.md).")
 
 
 class BackupError(Exception):

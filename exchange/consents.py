@@ -326,7 +326,7 @@ def consent_for(ctx: Context, person: Person, public_id: str) -> Consent:
     consent = ctx.session.scalar(select(Consent).where(
         Consent.public_id == public_id, Consent.person_id == person.id))
     if consent is None:
-        raise NotVisible(public_id)
+        raise NotVisible(public_id, "consent")
     return consent
 
 
@@ -344,7 +344,7 @@ def download_form(ctx: Context, person: Person, public_id: str) -> PaperForm:
     consent = consent_for(ctx, person, public_id)
     document = _forms_of(ctx, [consent.id]).get(consent.id)
     if document is None or not _readable(ctx, document):
-        raise NotVisible(public_id)
+        raise NotVisible(public_id, "document")
     try:
         data = ctx.svc.documents(ctx.session).open(document, _reader(ctx))
     except (EnvelopeTampered, KeyNotFound) as exc:

@@ -3,6 +3,11 @@
 A document's header, nonce and epoch seal are kept in its row, each reader's wrap in a
 `key_wraps` row, its ciphertext in the blob store. Opening puts the envelope back together and
 lets `keys/` check every byte of it.
+
+A document about a person (it hangs on a fiche, a consent or an accompaniment) names that
+person as its envelope's subject, so that each reader's wrap also needs the reader's share key
+of the person (`keys.shares`): an erasure by one institution destroys that key, and its copy
+of every document about the person with it, from backups too.
 """
 
 from __future__ import annotations
@@ -21,10 +26,14 @@ from exchange.blobs import (
     write_in_transaction,
 )
 from exchange.models.documents import Document, KeyWrap
+from exchange.models.fiches import Accompaniment, Fiche
+from exchange.models.people import Consent, Person
 from exchange.models.types import new_public_id
 from keys.envelope import Envelope, Envelopes, Header, Wrap
 from keys.errors import EnvelopeTampered
 from keys.store import KeyStore
+
+_SUBJECTS = "liaison.documents.subjects"
 
 
 class DocumentStore:
@@ -49,11 +58,18 @@ class DocumentStore:
         **links: int | None,
     ) -> Document:
         """Seal `content` for `readers`, write its blob, add its rows to the session. With
-        `background`, the blob is written while the caller goes on (`settle`)."""
+        `background`, the blob is written while the caller goes on (`settle`). The envelope's
+        subject is the person the linked fiche, consent or accompaniment is about."""
         public_id = new_public_id()
         header = Header(document_id=public_id, version=version, kind=kind, sender=sender,
-                        readers=tuple(sorted(set(readers))), created_at=at, epoch=epoch)
-        envelope = self.envelopes.seal(content, header, header.readers, epoch)
+                        readers=tuple(sorted(set(readers))), created_at=at, epoch=epoch,
+                        subject=self.subject_of(**links))
+        try:
+            envelope = self.envelopes.seal(content, header, header.readers, epoch)
+        except OSError as exc:
+            # A share or epoch key could not be created: the key directory is full or
+            # read-only. A storage failure for the user, as a full blob store is.
+            raise BlobError(f"key storage unavailable ({exc.errno})") from exc
         blob = write_in_transaction(self.session, self.blobs, envelope.ciphertext,
                                     background=background)
         # Two statements rather than the unit of work's one per row; the document comes back
@@ -69,6 +85,28 @@ class DocumentStore:
             for w in envelope.wraps
         ])
         return document
+
+    def subject_of(self, *, fiche_id: int | None = None, consent_id: int | None = None,
+                   accompaniment_id: int | None = None, **_: int | None) -> str | None:
+        """The public id of the person a document linked so is about; None for a document
+        about nobody (the registers' texts). Kept for the session: a send seals several
+        documents of one fiche."""
+        known: dict[tuple[str, int], str] = self.session.info.setdefault(_SUBJECTS, {})
+        for kind, model, row_id in (("fiche", Fiche, fiche_id), ("consent", Consent, consent_id),
+                                    ("accompaniment", Accompaniment, accompaniment_id)):
+            if row_id is None:
+                continue
+            subject = known.get((kind, row_id))
+            if subject is None:
+                # Through the identity map: the use case sealing has the row and its person
+                # loaded already, so this costs no statement.
+                row = self.session.get(model, row_id)
+                person = self.session.get(Person, row.person_id) if row is not None else None
+                if person is None:
+                    raise ValueError(f"no person for {kind} {row_id}")
+                subject = known[(kind, row_id)] = person.public_id
+            return subject
+        return None
 
     def settle(self) -> None:
         """Wait for the blobs written in the background; BlobError if one failed."""

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -220,17 +221,27 @@ def next_delay(attempts: int) -> timedelta:
 
 
 class Mailer:
-    """Sends one message through the configured SMTP server; knows the portal's address."""
+    """Sends one message through the configured SMTP server; knows the portal's address.
+
+    `security` is "tls" (implicit TLS from the first byte, port 465, RFC 8314), "starttls"
+    (plain connection upgraded before anything is sent; a server that does not offer it is
+    refused, never used in clear) or "none" (a relay on the same host or network). The server's
+    certificate and name are always checked, against `ca_file` when given, else the system's
+    trusted authorities."""
 
     def __init__(self, host: str, port: int = 25, *, user: str = "", password: str = "",
-                 starttls: bool = False, mail_from: str = "liaison@localhost",
+                 security: str = "none", ca_file: Path | None = None,
+                 mail_from: str = "liaison@localhost",
                  base_url: str = "http://127.0.0.1:5000",
                  timeout: float = SMTP_TIMEOUT) -> None:
+        if security not in ("tls", "starttls", "none"):
+            raise ValueError(f"unknown SMTP security {security!r}")
         self.host = host
         self.port = port
         self.user = user
         self._password = password
-        self.starttls = starttls
+        self.security = security
+        self.ca_file = ca_file
         self.mail_from = mail_from
         self.base_url = base_url
         self.timeout = timeout
@@ -238,15 +249,16 @@ class Mailer:
     @classmethod
     def from_settings(cls, settings: Settings) -> Mailer:
         return cls(settings.smtp_host, settings.smtp_port, user=settings.smtp_user,
-                   password=settings.smtp_password, starttls=settings.smtp_starttls,
-                   mail_from=settings.mail_from, base_url=settings.base_url)
+                   password=settings.smtp_password, security=settings.smtp_security,
+                   ca_file=settings.smtp_ca_file, mail_from=settings.mail_from,
+                   base_url=settings.base_url)
 
     @property
     def enabled(self) -> bool:
         return bool(self.host)
 
     def __repr__(self) -> str:
-        return f"Mailer(host={self.host!r}, port={self.port}, starttls={self.starttls})"
+        return f"Mailer(host={self.host!r}, port={self.port}, security={self.security!r})"
 
     def message(self, to: str, subject: str, body: str, *,
                 at: datetime | None = None) -> EmailMessage:
@@ -265,12 +277,30 @@ class Mailer:
     def send(self, to: str, subject: str, body: str, *, at: datetime | None = None) -> None:
         """Raises smtplib.SMTPException or OSError (refused, timeout) when the send fails."""
         msg = self.message(to, subject, body, at=at)
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-            if self.starttls:
-                smtp.starttls(context=ssl.create_default_context())
+        with self._connect() as smtp:
             if self.user:
                 smtp.login(self.user, self._password)
             smtp.send_message(msg)
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Certificate and host name verified (TLS 1.2 at least): what a browser would check."""
+        context = ssl.create_default_context(
+            cafile=str(self.ca_file) if self.ca_file is not None else None)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.security == "tls":
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                    context=self.tls_context())
+        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        if self.security == "starttls":
+            try:
+                smtp.starttls(context=self.tls_context())
+            except BaseException:
+                smtp.close()
+                raise
+        return smtp
 
 
 @dataclass

@@ -39,8 +39,9 @@ from retention.policy import epoch_of
 FALLBACK_HORIZON_MONTHS = 2
 TAMPERED_MESSAGE = ("Ces données ne peuvent pas être déchiffrées : elles ont été altérées. "
                     "L'incident est enregistré.")
-ERASED_MESSAGE = ("Ces données ne sont plus disponibles : leur clé a été détruite au terme de "
-                  "leur durée de conservation. L'incident est enregistré.")
+ERASED_MESSAGE = ("Ces données ne sont plus disponibles : leur clé a été détruite (durée de "
+                  "conservation échue, ou effacement demandé par la personne). L'incident est "
+                  "enregistré.")
 
 Recorder = Callable[..., Any]
 """``record(session, action, *, object_type, object_id, outcome)``: the one audit function."""

@@ -14,6 +14,15 @@ identity (through `exchange.persons.rectify_identity`) and, for the person's fic
 `Person.restricted`, which the domain checks before any sending) and erasure on request (art.
 17), approved by the DPO unless a legal hold applies (`retention.sweep.active_hold`).
 
+Each institution is its own data controller: a DPO finds, reads and acts on the persons of its
+own institution only (`exchange.policy.dpo_person_query`), and an erasure removes that
+institution's share of the person, not a partner's. A request about a person only partners
+hold is recorded as ``transmitted`` and passed on: each partner holding the person gets a
+request of its own in its register (channel ``partner``), which its DPO handles with their own
+tools. The first DPO learns the partner's name — the conventions oblige the parties to relay
+requests, and the person is told where their request went — and nothing else: no public id,
+no identity, no record of the partner's person.
+
 Each use case writes its audit events in the caller's transaction. A refusal raises
 `RightsError` (French message) after recording its event: the caller catches it inside its
 unit of work so that the event is committed.
@@ -33,18 +42,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from exchange import audit, persons
+from exchange import audit, persons, policy
 from exchange.documents import DocumentStore
 from exchange.domain.dates import add_months
 from exchange.domain.errors import DomainError
 from exchange.domain.identity import Identity
 from exchange.models.documents import Document
-from exchange.models.fiches import Accompaniment, Fiche, FicheRectificationMark, Receipt
+from exchange.models.fiches import Fiche, FicheRectificationMark
 from exchange.models.org import Institution, Unit
-from exchange.models.people import Consent, Person, PersonUnit
+from exchange.models.people import Person
 from exchange.models.rights import Breach, RestrictionChange, RightsRequest
 from exchange.services import Services
 from keys.errors import KeysError
@@ -79,8 +88,10 @@ STATUSES = {
     "extended": "Délai prolongé",
     "answered": "Répondue",
     "refused": "Refusée",
+    "transmitted": "Transmise à une institution partenaire",
 }
 OPEN_STATUSES = frozenset({"received", "in_progress", "extended"})
+TRANSMITTED = "transmitted"
 CLOSED_STATUSES = frozenset({"answered", "refused"})
 EXTENSION_REASONS = {  # art. 12 (3): the only two grounds
     "complexity": "Complexité de la demande",
@@ -126,8 +137,13 @@ class RightsError(DomainError):
     """A refusal to show the DPO, in French."""
 
 
-class NotFound(LookupError):
-    """No such request or breach in the DPO's institution."""
+class NotFound(policy.NotVisible):
+    """No such request, breach or fiche in the DPO's institution: the same answer whether it
+    does not exist or is a partner's. Left to leave the view, it is answered 404 and recorded
+    as a refusal (`exchange.web.errors`), like any object the policy does not show."""
+
+    def __init__(self, object_type: str, public_id: str) -> None:
+        super().__init__(public_id, object_type)
 
 
 class Acting(Protocol):
@@ -166,6 +182,14 @@ class Context:
     def owner(self) -> str:
         """The key owner of the DPO's institution: the one reader of the registers' texts."""
         return self.user.institution.key_owner
+
+    @property
+    def institution_id(self) -> int:
+        """The DPO's institution; a user of any other role has none, and sees nothing."""
+        found = policy.dpo_institution(self.user)
+        if found is None:
+            raise NotFound("institution", self.user.public_id)
+        return found
 
     @property
     def documents(self) -> DocumentStore:
@@ -241,26 +265,47 @@ def subject_index(ctx: Context, last_name: str, birth_date: date) -> str:
     return persons.name_index(ctx.svc.keystore(ctx.session), last_name, birth_date)
 
 
-def match_persons(ctx: Context, last_name: str, birth_date: date,
-                  ft_identifier: str | None = None) -> list[Person]:
-    """Every person of the platform whose last or birth name and birth date are these (blind
-    index), narrowed by the France Travail identifier when given."""
+def _matching(ctx: Context, last_name: str, birth_date: date,
+              ft_identifier: str | None) -> Any:
+    """The condition on `Person`: last or birth name and birth date (blind index), narrowed
+    by the France Travail identifier when given."""
     keystore = ctx.svc.keystore(ctx.session)
     index = persons.name_index(keystore, last_name, birth_date)
-    query = select(Person).where(or_(Person.index_name_birth == index,
-                                     Person.index_birth_name_birth == index))
+    condition = or_(Person.index_name_birth == index, Person.index_birth_name_birth == index)
     if ft_identifier:
-        query = query.where(Person.index_ft_id == persons.ft_index(keystore, ft_identifier))
-    return list(ctx.session.scalars(query.order_by(Person.id)))
+        condition = and_(condition,
+                         Person.index_ft_id == persons.ft_index(keystore, ft_identifier))
+    return condition
+
+
+def match_persons(ctx: Context, last_name: str, birth_date: date,
+                  ft_identifier: str | None = None) -> list[Person]:
+    """The persons of the DPO's institution (`policy.dpo_person_query`) whose last or birth
+    name and birth date are these, narrowed by the France Travail identifier when given."""
+    return list(ctx.session.scalars(policy.dpo_person_query(ctx.user).where(
+        _matching(ctx, last_name, birth_date, ft_identifier)).order_by(Person.id)))
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What the DPO's search found: the institution's own person, or else the ids of the
+    matching persons only partners hold (never shown; used to pass the request on)."""
+
+    person: Person | None
+    partners_only: list[int]
 
 
 def _resolve(ctx: Context, last_name: str, birth_date: date,
-             ft_identifier: str | None) -> Person | None:
+             ft_identifier: str | None) -> Lookup:
     found = match_persons(ctx, last_name, birth_date, ft_identifier)
     if len(found) > 1:
         raise RightsError("Plusieurs personnes portent ce nom avec cette date de naissance : "
                           "saisissez aussi l'identifiant France Travail pour les distinguer.")
-    return found[0] if found else None
+    if found:
+        return Lookup(found[0], [])
+    elsewhere = list(ctx.session.scalars(select(Person.id).where(
+        _matching(ctx, last_name, birth_date, ft_identifier)).order_by(Person.id)))
+    return Lookup(None, elsewhere)
 
 
 def create_request(ctx: Context, *, kind: str, channel: str, received_on: date,
@@ -272,43 +317,162 @@ def create_request(ctx: Context, *, kind: str, channel: str, received_on: date,
         raise RightsError("Choisissez le type de demande et le canal dans les listes.")
     if received_on > ctx.today:
         raise RightsError("La date de réception ne peut pas être dans le futur.")
-    person = _resolve(ctx, last_name, birth_date, ft_identifier)
+    found = _resolve(ctx, last_name, birth_date, ft_identifier)
     request = RightsRequest(
-        institution_id=ctx.user.institution.id, kind=kind, channel=channel, status="received",
+        institution_id=ctx.institution_id, kind=kind, channel=channel, status="received",
         received_on=received_on, due_on=due_date(received_on),
         subject_index=subject_index(ctx, last_name, birth_date),
-        person_public_id=person.public_id if person else None,
+        person_public_id=found.person.public_id if found.person else None,
         created_by_id=ctx.user.id, created_at=ctx.now, updated_at=ctx.now)
     ctx.session.add(request)
     ctx.session.flush()
     ctx.audit("rights.request_created", "rights_request", request.public_id)
+    _pass_on(ctx, request, found.partners_only)
     return request
 
 
 def attach_person(ctx: Context, request: RightsRequest, *, last_name: str, birth_date: date,
                   ft_identifier: str | None = None) -> Person | None:
-    """Look the person up again (typed again by the DPO); ``rights.request_updated``."""
-    person = _resolve(ctx, last_name, birth_date, ft_identifier)
+    """Look the person up again (typed again by the DPO); ``rights.request_updated``. Found
+    only at partners, the request is passed on to them."""
+    found = _resolve(ctx, last_name, birth_date, ft_identifier)
     request.subject_index = subject_index(ctx, last_name, birth_date)
-    request.person_public_id = person.public_id if person else None
+    request.person_public_id = found.person.public_id if found.person else None
+    if found.person is not None and request.status == TRANSMITTED:
+        request.status = "in_progress"  # found at home after all: the DPO acts on it too
     request.updated_at = ctx.now
     ctx.audit("rights.request_updated", "rights_request", request.public_id)
-    return person
+    _pass_on(ctx, request, found.partners_only)
+    return found.person
+
+
+# -- requests passed on to a partner institution ---------------------------------------------
+
+
+def _pass_on(ctx: Context, request: RightsRequest, partners_only: list[int]) -> None:
+    """A request about a person only partners hold: passed on to each of them, and marked
+    ``transmitted`` in the DPO's register (the DPO still answers the person, saying where
+    the request went)."""
+    partners = [i for i in policy.institutions_holding(ctx.session, partners_only)
+                if i.id != ctx.institution_id]
+    for institution in partners:
+        _transmit(ctx, request, institution, partners_only)
+    if partners and request.status in OPEN_STATUSES:
+        request.status = TRANSMITTED
+
+
+def _transmit(ctx: Context, request: RightsRequest, institution: Institution,
+              person_ids: list[int]) -> RightsRequest:
+    """Record the request in ``institution``'s register, as received from the DPO's
+    institution today, attached to the person when exactly one of ``person_ids`` is that
+    institution's. Two events: ``rights.request_transmitted`` on the request passed on,
+    ``rights.request_received`` on the partner's new one."""
+    already = ctx.session.scalar(select(RightsRequest).where(
+        RightsRequest.source_request_id == request.id,
+        RightsRequest.institution_id == institution.id))
+    if already is not None:
+        return already
+    theirs = list(ctx.session.scalars(select(Person.public_id).where(
+        Person.id.in_(person_ids), policy.held_by(institution.id)).order_by(Person.id)))
+    received = RightsRequest(
+        institution_id=institution.id, kind=request.kind, channel="partner",
+        status="received", received_on=ctx.today, due_on=due_date(ctx.today),
+        subject_index=request.subject_index,
+        person_public_id=theirs[0] if len(theirs) == 1 else None,
+        source_request_id=request.id, created_by_id=ctx.user.id, created_at=ctx.now,
+        updated_at=ctx.now)
+    ctx.session.add(received)
+    ctx.session.flush()
+    ctx.audit("rights.request_transmitted", "rights_request", request.public_id)
+    ctx.audit("rights.request_received", "rights_request", received.public_id)
+    request.updated_at = ctx.now
+    return received
+
+
+def partners_of(ctx: Context, request: RightsRequest) -> list[Institution]:
+    """For a request about a person the DPO's institution shares with partners: the partners
+    it has not been passed on to yet (the DPO may pass it on: each acts on its own share)."""
+    person = person_of(ctx, request)
+    if person is None:
+        return []
+    done = {r.institution_id for r in relayed_to(ctx, request)}
+    if request.source_request_id is not None:  # it came from there
+        done |= set(ctx.session.scalars(select(RightsRequest.institution_id).where(
+            RightsRequest.id == request.source_request_id)))
+    return [i for i in policy.institutions_holding(ctx.session, [person.id])
+            if i.id != ctx.institution_id and i.id not in done]
+
+
+def transmit(ctx: Context, request: RightsRequest, institution_public_id: str) -> Institution:
+    """Pass a request about a shared person on to one of the partners that hold the person
+    (`partners_of`); refused, and audited, for any other institution."""
+    person = person_of(ctx, request)
+    target = next((i for i in partners_of(ctx, request)
+                   if i.public_id == institution_public_id), None)
+    if person is None or target is None:
+        raise ctx.refuse("rights.request_transmitted", "rights_request", request.public_id,
+                         "Cette institution ne détient pas de données de cette personne, ou "
+                         "la demande lui a déjà été transmise.")
+    _transmit(ctx, request, target, [person.id])
+    return target
+
+
+def relayed_to(ctx: Context, request: RightsRequest) -> list[RightsRequest]:
+    """The partners' requests this one was passed on as (only their institution is shown:
+    the rest is the partner's register)."""
+    return list(ctx.session.scalars(select(RightsRequest).where(
+        RightsRequest.source_request_id == request.id).order_by(RightsRequest.id)))
+
+
+def institution_names(ctx: Context, ids: Iterable[int]) -> dict[int, Institution]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    return {i.id: i for i in ctx.session.scalars(select(Institution).where(
+        Institution.id.in_(wanted)))}
+
+
+@dataclass(frozen=True)
+class Relays:
+    """For the register: where each request passed on went, and where each received one came
+    from (institutions only)."""
+
+    sent_to: dict[int, list[Institution]]
+    received_from: dict[int, Institution]
+
+
+def relays(ctx: Context, rows: list[RightsRequest]) -> Relays:
+    ids = [r.id for r in rows]
+    sources = {r.id: r.source_request_id for r in rows if r.source_request_id is not None}
+    children = list(ctx.session.execute(select(
+        RightsRequest.source_request_id, RightsRequest.institution_id).where(
+        RightsRequest.source_request_id.in_(ids)).order_by(RightsRequest.id))) if ids else []
+    parents: dict[int, int] = {row[0]: row[1] for row in ctx.session.execute(
+        select(RightsRequest.id, RightsRequest.institution_id).where(
+            RightsRequest.id.in_(set(sources.values()))))} if sources else {}
+    names = institution_names(ctx, [c[1] for c in children] + list(parents.values()))
+    sent_to: dict[int, list[Institution]] = {}
+    for source_id, institution_id in children:
+        sent_to.setdefault(source_id, []).append(names[institution_id])
+    received_from = {rid: names[parents[source]] for rid, source in sources.items()
+                     if source in parents}
+    return Relays(sent_to, received_from)
 
 
 def request_for(ctx: Context, public_id: str) -> RightsRequest:
+    """A request of the DPO's register; NotFound for another institution's, as for none."""
     request = ctx.session.scalar(select(RightsRequest).where(
         RightsRequest.public_id == public_id,
-        RightsRequest.institution_id == ctx.user.institution.id))
+        RightsRequest.institution_id == ctx.institution_id))
     if request is None:
-        raise NotFound(public_id)
+        raise NotFound("rights_request", public_id)
     return request
 
 
 def requests(ctx: Context) -> list[RightsRequest]:
     """The register, open requests first by due date, then the closed ones, newest first."""
     rows = list(ctx.session.scalars(select(RightsRequest).where(
-        RightsRequest.institution_id == ctx.user.institution.id)
+        RightsRequest.institution_id == ctx.institution_id)
         .order_by(RightsRequest.due_on, RightsRequest.id)))
     open_ = [r for r in rows if r.status in OPEN_STATUSES]
     closed = sorted((r for r in rows if r.status not in OPEN_STATUSES),
@@ -326,7 +490,7 @@ def reminders(ctx: Context) -> Reminders:
     """Open requests past their due date, and those due within ``REMINDER_DAYS`` days."""
     today = ctx.today
     rows = ctx.session.scalars(select(RightsRequest).where(
-        RightsRequest.institution_id == ctx.user.institution.id,
+        RightsRequest.institution_id == ctx.institution_id,
         RightsRequest.status.in_(OPEN_STATUSES),
         RightsRequest.due_on <= today + timedelta(days=REMINDER_DAYS))
         .order_by(RightsRequest.due_on, RightsRequest.id)).all()
@@ -340,6 +504,9 @@ def update_request(ctx: Context, request: RightsRequest, *, status: str,
     refusing needs the answer's text (sealed)."""
     if status not in STATUSES:
         raise RightsError("Choisissez le statut dans la liste.")
+    if status == TRANSMITTED and request.status != TRANSMITTED:
+        raise RightsError("Une demande n'est transmise à une institution partenaire que par "
+                          "le bouton de transmission.")
     answer = answer.strip()
     if len(answer) > ANSWER_MAX:
         raise RightsError(f"La réponse compte au plus {ANSWER_MAX} caractères.")
@@ -378,9 +545,11 @@ def read_answer(ctx: Context, request: RightsRequest) -> str:
 
 
 def person_of(ctx: Context, request: RightsRequest) -> Person | None:
+    """The request's person while the DPO's institution holds them: once its share is erased
+    (or for a person only a partner holds) there is nothing left for the DPO to act on."""
     if request.person_public_id is None:
         return None
-    return ctx.session.scalar(select(Person).where(
+    return ctx.session.scalar(policy.dpo_person_query(ctx.user).where(
         Person.public_id == request.person_public_id))
 
 
@@ -462,11 +631,10 @@ def fiches_of_request(ctx: Context, request: RightsRequest) -> list[FicheLine]:
     person = person_of(ctx, request)
     if person is None:
         return []
-    units = select(Unit.id).where(Unit.institution_id == ctx.user.institution.id)
-    ours = set(ctx.session.scalars(units))
+    ours = set(ctx.session.scalars(policy.institution_units(ctx.institution_id)))
     fiches = list(ctx.session.scalars(select(Fiche).where(
         Fiche.person_id == person.id, Fiche.sent_at.is_not(None),
-        or_(Fiche.sender_unit_id.in_(units), Fiche.recipient_unit_id.in_(units)))
+        policy.share_fiches(ctx.institution_id))
         .order_by(Fiche.sent_at, Fiche.id)))
     marks: dict[int, FicheRectificationMark] = {}
     for mark in ctx.session.scalars(select(FicheRectificationMark).where(
@@ -494,7 +662,7 @@ def request_fiche_rectification(ctx: Context, request: RightsRequest,
     line = next((x for x in fiches_of_request(ctx, request)
                  if x.fiche.public_id == fiche_public_id), None)
     if line is None:
-        raise NotFound(fiche_public_id)
+        raise NotFound("fiche", fiche_public_id)
     if not line.ours:
         raise ctx.refuse(action, "fiche", fiche_public_id,
                          "Cette fiche a été envoyée par une autre institution : transmettez la "
@@ -528,6 +696,11 @@ def set_restriction(ctx: Context, request: RightsRequest, *, restricted: bool,
         raise ctx.refuse(action, "person", person.public_id,
                          "Le traitement est déjà limité." if restricted
                          else "Le traitement de cette personne n'est pas limité.")
+    setter = restricted_by(ctx, person)
+    if not restricted and setter is not None and setter.id != ctx.institution_id:
+        raise ctx.refuse(action, "person", person.public_id,
+                         f"La limitation a été posée par {setter.name} : seul son délégué à la "
+                         "protection des données peut la lever.")
     person.restricted = restricted
     person.updated_at = ctx.now
     ctx.session.add(RestrictionChange(person_public_id=person.public_id, request_id=request.id,
@@ -539,84 +712,54 @@ def set_restriction(ctx: Context, request: RightsRequest, *, restricted: bool,
 
 
 def restriction_history(ctx: Context, person_public_id: str) -> list[RestrictionChange]:
-    return list(ctx.session.scalars(select(RestrictionChange).where(
-        RestrictionChange.person_public_id == person_public_id).order_by(RestrictionChange.id)))
+    """The changes the DPO's institution made (a partner's are its own register's)."""
+    return list(ctx.session.scalars(select(RestrictionChange).join(
+        RightsRequest, RestrictionChange.request_id == RightsRequest.id).where(
+        RestrictionChange.person_public_id == person_public_id,
+        RightsRequest.institution_id == ctx.institution_id).order_by(RestrictionChange.id)))
+
+
+def restricted_by(ctx: Context, person: Person) -> Institution | None:
+    """The institution whose DPO set the person's restriction in force (the flag is the
+    person's, so a shared person's restriction holds for every institution; only the one
+    that set it lifts it)."""
+    if not person.restricted:
+        return None
+    last = ctx.session.execute(select(RestrictionChange.restricted, RightsRequest.institution_id)
+                               .join(RightsRequest,
+                                     RestrictionChange.request_id == RightsRequest.id)
+                               .where(RestrictionChange.person_public_id == person.public_id)
+                               .order_by(RestrictionChange.id.desc()).limit(1)).first()
+    if last is None or not last[0]:
+        return None
+    return ctx.session.get(Institution, last[1])
 
 
 # -- erasure ---------------------------------------------------------------------------------
 
 
-def erase_person(svc: Services, session: Session, person: Person) -> list[tuple[str, str]]:
-    """Delete everything held about ``person``: each document through
-    `DocumentStore.destroy` (key wraps and row now, ciphertext once committed), then
-    receipts, early marks, accompaniments, fiches, consents, the units' links and the person
-    (whose row carries the sealed per-person key and the encrypted identity). The
-    de-identified statistics rows are not touched. Returns (kind, public id) of what went, for
-    the audit trail. The caller has checked the legal holds and records the events.
+def erase_person(svc: Services, session: Session, person: Person, *,
+                 institution_id: int) -> list[tuple[str, str]]:
+    """Erase ``institution_id``'s share of ``person`` (`exchange.erasure.erase_share`): its
+    units' links, the consents it recorded, its wraps of the person's documents (and the
+    documents only it could read), the fiches and accompaniments only it had a side of, and,
+    once committed, its share key of the person, which makes its copies unreadable in old
+    backups too; what a partner holds stays for the partner. When no other institution holds
+    the person, everything about them goes, as the retention sweep deletes it. Returns (kind,
+    public id) of what went, for the audit trail. The caller has checked the legal holds and
+    records the events."""
+    from exchange.erasure import erase_share
 
-    This mirrors, in one transaction, what `retention.sweep` does item by item; to be merged
-    into a per-item deletion function of the sweep when it has one.
-    """
-    from retention.models import LegalHold, RetentionMark
-
-    fiches = list(session.scalars(select(Fiche).where(Fiche.person_id == person.id)
-                                  .order_by(Fiche.id)))
-    accompaniments = list(session.scalars(select(Accompaniment).where(
-        Accompaniment.person_id == person.id).order_by(Accompaniment.id)))
-    consents = list(session.scalars(select(Consent).where(Consent.person_id == person.id)
-                                    .order_by(Consent.id)))
-    fiche_ids = [f.id for f in fiches]
-    accompaniment_ids = [a.id for a in accompaniments]
-    consent_ids = [c.id for c in consents]
-    gone: list[tuple[str, str]] = []
-    store = svc.documents(session)
-    for document in session.scalars(select(Document).where(or_(
-            Document.fiche_id.in_(fiche_ids), Document.consent_id.in_(consent_ids),
-            Document.accompaniment_id.in_(accompaniment_ids))).order_by(Document.id)):
-        gone.append(("document", document.public_id))
-        store.destroy(document)
-    session.flush()
-    gone += [("receipt", r) for r in session.scalars(
-        select(Receipt.public_id).where(Receipt.fiche_id.in_(fiche_ids)))]
-    session.execute(delete(Receipt).where(Receipt.fiche_id.in_(fiche_ids)))
-    session.execute(delete(RetentionMark).where(
-        ((RetentionMark.target_type == "fiche") & RetentionMark.target_id.in_(fiche_ids))
-        | ((RetentionMark.target_type == "accompaniment")
-           & RetentionMark.target_id.in_(accompaniment_ids))))
-    # Lifted holds keep their reason code; their note may name the person: it goes too.
-    session.execute(update(LegalHold).where(
-        ((LegalHold.target_type == "fiche") & LegalHold.target_id.in_(fiche_ids))
-        | ((LegalHold.target_type == "person") & (LegalHold.target_id == person.id)))
-        .values(sealed_note=None).execution_options(synchronize_session=False))
-    session.execute(update(Fiche).where(Fiche.id.in_(fiche_ids)).values(accompaniment_id=None)
-                    .execution_options(synchronize_session=False))
-    session.execute(delete(Accompaniment).where(Accompaniment.id.in_(accompaniment_ids))
-                    .execution_options(synchronize_session=False))
-    session.execute(delete(Fiche).where(Fiche.id.in_(fiche_ids))
-                    .execution_options(synchronize_session=False))
-    session.execute(delete(Consent).where(Consent.id.in_(consent_ids))
-                    .execution_options(synchronize_session=False))
-    session.execute(delete(PersonUnit).where(PersonUnit.person_id == person.id)
-                    .execution_options(synchronize_session=False))
-    session.execute(delete(Person).where(Person.id == person.id)
-                    .execution_options(synchronize_session=False))
-    session.expunge(person)
-    gone += [("accompaniment", a.public_id) for a in accompaniments]
-    gone += [("fiche", f.public_id) for f in fiches]
-    gone += [("consent", c.public_id) for c in consents]
-    gone.append(("person", person.public_id))
-    return gone
+    return erase_share(svc, session, person, institution_id)
 
 
 def approve_erasure(ctx: Context, request: RightsRequest) -> list[tuple[str, str]]:
     """The DPO's approval of an erasure request (``rights.erasure_approved``), then the erasure
     itself (one ``rights.erased`` per deleted record), refused while a legal hold applies."""
     from retention.holds import REASONS
-    from retention.sweep import active_hold
 
     person = _acting_on(ctx, request, "erase", "rights.erasure_approved")
-    fiche_ids = list(ctx.session.scalars(select(Fiche.id).where(Fiche.person_id == person.id)))
-    hold = active_hold(ctx.session, person.id, fiche_ids)
+    hold = _hold_on_share(ctx, person)
     if hold is not None:
         raise ctx.refuse(
             "rights.erasure_approved", "rights_request", request.public_id,
@@ -625,12 +768,35 @@ def approve_erasure(ctx: Context, request: RightsRequest) -> list[tuple[str, str
             "elle n'a plus lieu d'être, ou répondez à la personne en motivant le refus "
             "(article 17 (3) du RGPD).")
     ctx.audit("rights.erasure_approved", "rights_request", request.public_id)
-    gone = erase_person(ctx.svc, ctx.session, person)
+    gone = erase_person(ctx.svc, ctx.session, person, institution_id=ctx.institution_id)
     for kind, public_id in gone:
         ctx.audit("rights.erased", kind, public_id)
     request.erased_at = ctx.now
     _started(request, ctx)
     return gone
+
+
+def _hold_on_share(ctx: Context, person: Person) -> Any:
+    """An active legal hold the DPO's institution placed on the person or on one of its
+    fiches about them: it stops the erasure of the institution's share. A partner's hold
+    protects the partner's share, which this erasure does not touch — unless no partner
+    holds the person any more, and the erasure takes everything: then any hold stops it."""
+    from retention.models import LegalHold
+    from retention.sweep import active_hold
+
+    institution = ctx.institution_id
+    if not any(i.id != institution
+               for i in policy.institutions_holding(ctx.session, [person.id])):
+        return active_hold(ctx.session, person.id, ctx.session.scalars(
+            select(Fiche.id).where(Fiche.person_id == person.id)))
+    fiche_ids = select(Fiche.id).where(Fiche.person_id == person.id,
+                                       policy.share_fiches(institution))
+    placers = policy.institution_users(institution)
+    return ctx.session.scalar(select(LegalHold).where(
+        LegalHold.lifted_at.is_(None), LegalHold.placed_by_id.in_(placers),
+        or_(and_(LegalHold.target_type == "person", LegalHold.target_id == person.id),
+            and_(LegalHold.target_type == "fiche", LegalHold.target_id.in_(fiche_ids))))
+        .order_by(LegalHold.id).limit(1))
 
 
 # -- breaches --------------------------------------------------------------------------------
@@ -689,7 +855,7 @@ def _apply(breach: Breach, facts: BreachFacts) -> None:
 
 def record_breach(ctx: Context, facts: BreachFacts) -> Breach:
     _check_breach(ctx, facts)
-    breach = Breach(institution_id=ctx.user.institution.id, recorded_at=ctx.now,
+    breach = Breach(institution_id=ctx.institution_id, recorded_at=ctx.now,
                     created_by_id=ctx.user.id, updated_at=ctx.now)
     _apply(breach, facts)
     breach.document_id = _seal(ctx, BREACH_ROLE, _texts(facts)).id
@@ -709,15 +875,15 @@ def update_breach(ctx: Context, breach: Breach, facts: BreachFacts) -> None:
 
 def breach_for(ctx: Context, public_id: str) -> Breach:
     breach = ctx.session.scalar(select(Breach).where(
-        Breach.public_id == public_id, Breach.institution_id == ctx.user.institution.id))
+        Breach.public_id == public_id, Breach.institution_id == ctx.institution_id))
     if breach is None:
-        raise NotFound(public_id)
+        raise NotFound("breach", public_id)
     return breach
 
 
 def breaches(ctx: Context) -> list[Breach]:
     return list(ctx.session.scalars(select(Breach).where(
-        Breach.institution_id == ctx.user.institution.id)
+        Breach.institution_id == ctx.institution_id)
         .order_by(Breach.detected_at.desc(), Breach.id.desc())))
 
 

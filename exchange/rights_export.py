@@ -1,13 +1,16 @@
-"""The access export (RGPD art. 15): what the platform holds about one person, as JSON and PDF.
+"""The access export (RGPD art. 15): what the DPO's institution holds about one person, as
+JSON and PDF.
 
-`collect` gathers, for one person and nobody else: the decrypted identity, the fiches
-exchanged (kind, axis, state, dates, sending and receiving units and institutions, convention)
-— not their sealed content, which only the two parties' institutions can open —, the
-accompaniments, the consents, the purposes and legal basis, the retention horizons and rules,
-the recipients, and the history of the accesses to that person's data: every audit event whose
-object is the person or one of their records (consents, fiches, accompaniments, documents,
-receipts, rights requests), with the actor's role, unit and institution, never the actor's
-name.
+`collect` gathers, for one person and nobody else, the share of the DPO's institution (the
+controller answering; `exchange.policy.share_*`): the decrypted identity, the fiches its units
+sent or received (kind, axis, state, dates, sending and receiving units and institutions,
+convention) — not their sealed content —, its accompaniments and consents, the purposes and
+legal basis, the retention horizons and rules, the recipients, and the history of the accesses
+to that data by the institution's staff (`exchange.policy.dpo_audit_scope`): every such audit
+event whose object is the person or one of the share's records (consents, fiches,
+accompaniments, documents, receipts, the institution's rights requests), with the actor's
+role, unit and institution, never the actor's name. A partner that received a fiche answers
+for its own processing of it: the recipients listed tell the person whom to ask.
 
 The caller (`exchange.web.rights`) records the one ``rights.access_export`` event before
 collecting, so the export lists itself.
@@ -33,6 +36,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from exchange import policy
 from exchange.audit_search import OBJECT_LABELS, OUTCOME_LABELS, PURPOSE_LABELS, action_label
 from exchange.domain.clock import PARIS
 from exchange.domain.identity import Identity
@@ -55,6 +59,8 @@ RIGHTS_ACTION_LABELS = {
     "rights.restriction_lifted": "Limitation levée",
     "rights.erasure_approved": "Effacement approuvé",
     "rights.erased": "Donnée effacée sur demande",
+    "rights.request_transmitted": "Demande transmise à une institution partenaire",
+    "rights.request_received": "Demande reçue d'une institution partenaire",
     "retention.deleted": "Donnée supprimée (durée de conservation)",
     "retention.skipped_hold": "Suppression reportée (conservation légale)",
     "retention.marked_unneeded": "Marquée comme n'étant plus utile",
@@ -104,32 +110,41 @@ def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
         yield values[start:start + _BATCH]
 
 
-def object_ids(session: Session, person: Person) -> list[str]:
-    """The public ids of the person and of everything that is theirs."""
-    fiche_ids = list(session.scalars(select(Fiche.id).where(Fiche.person_id == person.id)))
-    consent_ids = select(Consent.id).where(Consent.person_id == person.id)
-    accompaniment_ids = select(Accompaniment.id).where(Accompaniment.person_id == person.id)
+def object_ids(session: Session, person: Person, institution_id: int) -> list[str]:
+    """The public ids of the person and of everything of theirs in the institution's share."""
+    fiche_ids = list(session.scalars(select(Fiche.id).where(
+        Fiche.person_id == person.id, policy.share_fiches(institution_id))))
+    consent_ids = select(Consent.id).where(Consent.person_id == person.id,
+                                           policy.share_consents(institution_id))
+    accompaniment_ids = select(Accompaniment.id).where(
+        Accompaniment.person_id == person.id, policy.share_accompaniments(institution_id))
     ids = [person.public_id]
-    for model in (Fiche, Consent, Accompaniment):
-        ids += session.scalars(select(model.public_id).where(model.person_id == person.id))
+    ids += session.scalars(select(Fiche.public_id).where(Fiche.id.in_(fiche_ids)))
+    ids += session.scalars(select(Consent.public_id).where(Consent.id.in_(consent_ids)))
+    ids += session.scalars(select(Accompaniment.public_id).where(
+        Accompaniment.id.in_(accompaniment_ids)))
     ids += session.scalars(select(Document.public_id).where(or_(
         Document.fiche_id.in_(fiche_ids), Document.consent_id.in_(consent_ids),
         Document.accompaniment_id.in_(accompaniment_ids))))
     ids += session.scalars(select(Receipt.public_id).where(Receipt.fiche_id.in_(fiche_ids)))
     ids += session.scalars(select(RightsRequest.public_id).where(
-        RightsRequest.person_public_id == person.public_id))
+        RightsRequest.person_public_id == person.public_id,
+        RightsRequest.institution_id == institution_id))
     return list(dict.fromkeys(ids))
 
 
-def accesses(session: Session, person: Person) -> list[dict[str, Any]]:
-    """Every audit event about the person's data, oldest first."""
-    ids = object_ids(session, person)
+def accesses(session: Session, person: Person, institution_id: int) -> list[dict[str, Any]]:
+    """Every audit event of the institution's scope about its share of the person's data,
+    oldest first."""
+    ids = object_ids(session, person, institution_id)
+    scope = policy.dpo_audit_scope(institution_id)
     rows: list[Any] = []
     for chunk in _chunks(ids):
         rows += session.execute(select(
             AuditEvent.seq, AuditEvent.at, AuditEvent.actor_role, AuditEvent.actor_unit_id,
             AuditEvent.actor_user_id, AuditEvent.action, AuditEvent.object_type,
-            AuditEvent.outcome, AuditEvent.purpose).where(AuditEvent.object_id.in_(chunk))).all()
+            AuditEvent.outcome, AuditEvent.purpose).where(AuditEvent.object_id.in_(chunk),
+                                                          scope)).all()
     rows.sort(key=lambda r: r.seq)
     unit_ids = {r.actor_unit_id for r in rows if r.actor_unit_id}
     names = {r[0]: (r[1], r[2]) for r in session.execute(
@@ -155,12 +170,16 @@ def accesses(session: Session, person: Person) -> list[dict[str, Any]]:
 
 def collect(session: Session, person: Person, identity: Identity, *, now: datetime,
             controller: Institution, request: RightsRequest) -> dict[str, Any]:
-    fiches = list(session.scalars(select(Fiche).where(Fiche.person_id == person.id)
-                                  .order_by(Fiche.created_at, Fiche.id)))
-    consents = list(session.scalars(select(Consent).where(Consent.person_id == person.id)
-                                    .order_by(Consent.collected_on, Consent.id)))
+    institution_id = controller.id
+    fiches = list(session.scalars(select(Fiche).where(
+        Fiche.person_id == person.id, policy.share_fiches(institution_id))
+        .order_by(Fiche.created_at, Fiche.id)))
+    consents = list(session.scalars(select(Consent).where(
+        Consent.person_id == person.id, policy.share_consents(institution_id))
+        .order_by(Consent.collected_on, Consent.id)))
     accompaniments = list(session.scalars(select(Accompaniment).where(
-        Accompaniment.person_id == person.id).order_by(Accompaniment.proposal_date)))
+        Accompaniment.person_id == person.id, policy.share_accompaniments(institution_id))
+        .order_by(Accompaniment.proposal_date)))
     units = _units(session, {f.sender_unit_id for f in fiches}
                    | {f.recipient_unit_id for f in fiches}
                    | {a.advisor_unit_id for a in accompaniments}
@@ -241,7 +260,7 @@ def collect(session: Session, person: Person, identity: Identity, *, now: dateti
             "principe": ("Les données sont détruites au plus tard au terme de ces durées, et "
                          "dès qu'elles ne sont plus nécessaires."),
         },
-        "acces_aux_donnees": accesses(session, person),
+        "acces_aux_donnees": accesses(session, person, institution_id),
         "vos_droits": RIGHTS_TEXT,
     }
 

@@ -3,8 +3,10 @@ must not overlap across instances protect themselves (claims, database locks).
 
 Jobs: deliver queued notifications (every minute); purge ended sessions and old login failures
 (every hour); run the retention sweep when due (`retention.schedule`); sign a checkpoint of the
-audit chain when it grew (every hour); purge the audit events past the log retention (every
-day); remove blobs no document refers to, left by a process killed mid-write (every hour).
+audit chain (every `audit_checkpoint_hours`, the first one at start: verification fails when
+the newest is too old, `exchange.audit_checkpoints`); purge the audit events past the log
+retention (every day); remove blobs no document refers to, left by a process killed mid-write
+(every hour).
 The audit jobs lock the chain's head, so across instances the second finds nothing to do.
 """
 
@@ -53,10 +55,10 @@ def retention_sweep(svc: Services) -> None:
 
 
 def checkpoint_audit(svc: Services) -> None:
-    from exchange.audit_checkpoints import checkpoint_if_grown
+    from exchange.audit_checkpoints import checkpoint_if_due
 
     with svc.db.unit_of_work() as session:
-        row = checkpoint_if_grown(svc, session)
+        row = checkpoint_if_due(svc, session)
         seq = None if row is None else row.seq
     if seq is not None:
         log.info("audit: checkpoint signed at event %d", seq)
@@ -87,7 +89,8 @@ def start(svc: Services) -> BackgroundScheduler:
     jobs: list[tuple[Any, dict[str, Any], str]] = [
         (deliver_notifications, {"seconds": 60}, "deliver-notifications"),
         (purge_sessions, {"hours": 1}, "purge-sessions"),
-        (checkpoint_audit, {"hours": 1}, "checkpoint-audit"),
+        (checkpoint_audit, {"hours": svc.settings.audit_checkpoint_hours,
+                            "next_run_time": datetime.now(UTC)}, "checkpoint-audit"),
         (prune_audit, {"hours": 24}, "prune-audit"),
         (purge_orphan_blobs, {"hours": 1}, "purge-orphan-blobs"),
         # Ticks every 10 minutes, the first one right after start; runs the sweep when due.

@@ -4,11 +4,12 @@ password hasher, throttle, and the key material opened with the master key."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from exchange import audit_anchor
 from exchange.blobs import BlobStore, FolderBlobStore
 from exchange.db import Database
 from exchange.documents import DocumentStore
@@ -22,6 +23,7 @@ from keys.epochs import EpochKeyStore
 from keys.errors import MasterKeyInvalid
 from keys.master import MasterKey, SecretBox
 from keys.personal import PersonalFields
+from keys.shares import ShareKeyStore
 from keys.store import KeyStore, PublicKeyCache
 
 MASTER_CHECK = "master-key-check"
@@ -39,6 +41,10 @@ class Services:
     _blobs: BlobStore | None = None
     _checked_publics: PublicKeyCache = field(default_factory=PublicKeyCache)
 
+    def __post_init__(self) -> None:
+        # The audit trail finds its chain key and its anchor file through the engine.
+        audit_anchor.bind(self.db.engine, self, self.settings.epoch_key_dir)
+
     @classmethod
     def build(cls, settings: Settings, clock: Clock) -> Services:
         return cls(
@@ -50,11 +56,7 @@ class Services:
                 memory_kib=settings.argon2_memory_kib,
                 parallelism=settings.argon2_parallelism,
             ),
-            throttle=Throttle(
-                per_account=settings.login_max_failures_account,
-                per_address=settings.login_max_failures_address,
-                window=timedelta(minutes=settings.login_window_minutes),
-            ),
+            throttle=Throttle.from_settings(settings),
         )
 
     @property
@@ -95,8 +97,19 @@ class Services:
                 self.clock.now,
                 max_payload=self.settings.max_payload_bytes,
                 checked_publics=self._checked_publics,
+                shares=self.share_keys,
             )
         return store  # type: ignore[no-any-return]
+
+    @property
+    def share_key_dir(self) -> Path:
+        """LIAISON_SHARE_KEY_DIR, by default ``shares`` beside the epoch-key directory."""
+        return self.settings.share_key_dir or self.settings.epoch_key_dir.parent / "shares"
+
+    @property
+    def share_keys(self) -> ShareKeyStore:
+        """The per-person share keys (keys/shares.py): files only, nothing cached."""
+        return ShareKeyStore(self.share_key_dir, self.master)
 
     def secret_box(self, purpose: str) -> SecretBox:
         return self.master.secret_box(purpose)

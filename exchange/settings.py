@@ -37,6 +37,7 @@ class Settings:
     master_key_file: Path
     epoch_key_dir: Path
     blob_dir: Path
+    share_key_dir: Path | None = None  # None: <epoch_key_dir parent>/shares (exchange.services)
     blob_url: str = field(default="", repr=False)  # s3://... : an object store replaces blob_dir
     log_format: str = "plain"  # "json": one JSON line per event on stdout (exchange.logs)
     base_url: str = "http://127.0.0.1:5000"
@@ -44,19 +45,28 @@ class Settings:
     smtp_port: int = 25
     smtp_user: str = ""
     smtp_password: str = field(default="", repr=False)
-    smtp_starttls: bool = False
+    smtp_security: str = "none"  # "tls" (implicit, port 465), "starttls" or "none"
+    smtp_ca_file: Path | None = None  # certificates trusted for the SMTP server, else the system's
     mail_from: str = "liaison@localhost"
     session_idle_minutes: int = 30
     session_lifetime_hours: int = 12
-    login_max_failures_account: int = 5
+    # Sign-in throttling (exchange.security.throttle): the growing delay of one account from one
+    # address, the same for one address over all accounts, a short delay for one account over
+    # all addresses.
+    login_free_failures: int = 3
+    login_max_delay_minutes: int = 15
+    login_memory_hours: int = 24
     login_max_failures_address: int = 20
-    login_window_minutes: int = 15
+    login_max_failures_account: int = 100
+    login_account_delay_seconds: int = 10
+    login_window_minutes: int = 60
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 2
     max_attachment_bytes: int = 10 * 1024 * 1024
     max_payload_bytes: int = 20 * 1024 * 1024
     audit_retention_days: int = 365
+    audit_checkpoint_hours: int = 1  # the scheduler signs the audit chain's head this often
     stats_mask_threshold: int = 5
     retention_hour: int = 2
     retention_notice_days: int = 30
@@ -92,38 +102,142 @@ class Settings:
         return _production_settings(env, instance, require_master_file)
 
 
-def _common(env: Mapping[str, str], instance: Path) -> dict[str, object]:
+SMTP_SECURITY = ("tls", "starttls", "none")
+_TRUE = frozenset({"1", "true", "yes", "on", "oui"})
+_FALSE = frozenset({"0", "false", "no", "off", "non"})
+LOG_FORMATS = ("json", "plain")
+
+
+def _received(raw: str) -> str:
+    """A refused value as the message quotes it: short, never a whole pasted secret."""
+    return repr(raw if len(raw) <= 40 else raw[:40] + "…")
+
+
+class _Reader:
+    """Reads the environment strictly: a value that does not parse, or lies outside its range,
+    becomes a problem naming the variable, instead of an exception or a silent default."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def text(self, name: str, default: str = "") -> str:
+        return self.env.get(name, default)
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self.env.get(name)
+        if raw is None or not raw.strip():
+            return default
+        value = raw.strip().lower()
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        self.problems.append(f"{name} doit valoir 1, true, yes, on ou 0, false, no, off "
+                             f"(reçu : {_received(raw)}).")
+        return default
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.env.get(name)
+        if raw is None or not raw.strip():
+            return default
+        value = raw.strip()
+        digits = value[1:] if value[:1] in "+-" else value
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+            self.problems.append(f"{name} doit être un nombre entier (reçu : {_received(raw)}).")
+            return default
+        number = int(value)
+        if not low <= number <= high:
+            self.problems.append(f"{name} doit être compris entre {low} et {high} "
+                                 f"(reçu : {number}).")
+            return default
+        return number
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        raw = self.env.get(name)
+        if raw is None or not raw.strip():
+            return default
+        value = raw.strip().lower()
+        if value not in allowed:
+            self.problems.append(f"{name} doit valoir {' ou '.join(allowed)} "
+                                 f"(reçu : {_received(raw)}).")
+            return default
+        return value
+
+
+def _smtp_security(read: _Reader, port: int) -> str:
+    """LIAISON_SMTP_SECURITY, else what the port implies: 465 is implicit TLS (RFC 8314), 587
+    is submission with STARTTLS. LIAISON_SMTP_STARTTLS=1 is the former way to ask STARTTLS."""
+    legacy = read.boolean("LIAISON_SMTP_STARTTLS", False)
+    if read.text("LIAISON_SMTP_SECURITY").strip():
+        security = read.choice("LIAISON_SMTP_SECURITY", "none", SMTP_SECURITY)
+        if legacy and security != "starttls":
+            read.problems.append("LIAISON_SMTP_STARTTLS contredit LIAISON_SMTP_SECURITY : "
+                                 "n'en gardez qu'une.")
+        return security
+    if legacy:
+        return "starttls"
+    return {465: "tls", 587: "starttls"}.get(port, "none")
+
+
+def _common(env: Mapping[str, str], instance: Path) -> tuple[dict[str, object], list[str]]:
+    """The settings both modes read, and the problems found in them."""
+    read = _Reader(env)
+    mode = env.get("LIAISON_MODE", "production").strip().lower()
+    smtp_host = read.text("LIAISON_SMTP_HOST").strip()
+    smtp_port = read.integer("LIAISON_SMTP_PORT", 25, 1, 65535)
+    smtp_security = _smtp_security(read, smtp_port)
+    smtp_user = read.text("LIAISON_SMTP_USER")
+    if smtp_user and smtp_security == "none" and smtp_host not in ("localhost", "127.0.0.1",
+                                                                    "::1"):
+        read.problems.append("LIAISON_SMTP_USER : le mot de passe SMTP ne doit pas circuler en "
+                             "clair ; choisissez LIAISON_SMTP_SECURITY=tls ou starttls.")
+    ca_file = read.text("LIAISON_SMTP_CA_FILE").strip()
+    if ca_file and not Path(ca_file).is_file():
+        read.problems.append(f"LIAISON_SMTP_CA_FILE : le fichier {ca_file} est introuvable.")
+    idle = read.integer("LIAISON_SESSION_IDLE_MINUTES", 30, 1, 24 * 60)
+    lifetime = read.integer("LIAISON_SESSION_LIFETIME_HOURS", 12, 1, 24)
+    if idle > lifetime * 60:
+        read.problems.append("LIAISON_SESSION_IDLE_MINUTES dépasse la durée de vie d'une "
+                             "session (LIAISON_SESSION_LIFETIME_HOURS).")
     values: dict[str, object] = {
         "instance_path": instance,
-        "base_url": env.get("LIAISON_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
-        "smtp_host": env.get("LIAISON_SMTP_HOST", ""),
-        "smtp_port": int(env.get("LIAISON_SMTP_PORT", "25")),
-        "smtp_user": env.get("LIAISON_SMTP_USER", ""),
-        "smtp_password": env.get("LIAISON_SMTP_PASSWORD", ""),
-        "smtp_starttls": env.get("LIAISON_SMTP_STARTTLS", "") in ("1", "true", "yes"),
-        "mail_from": env.get("LIAISON_MAIL_FROM", "liaison@localhost"),
-        "session_idle_minutes": int(env.get("LIAISON_SESSION_IDLE_MINUTES", "30")),
-        "session_lifetime_hours": int(env.get("LIAISON_SESSION_LIFETIME_HOURS", "12")),
-        "audit_retention_days": int(env.get("LIAISON_AUDIT_RETENTION_DAYS", "365")),
-        "stats_mask_threshold": int(env.get("LIAISON_STATS_MASK_THRESHOLD", "5")),
-        "retention_hour": int(env.get("LIAISON_RETENTION_HOUR", "2")),
-        "retention_notice_days": int(env.get("LIAISON_RETENTION_NOTICE_DAYS", "30")),
-        "proxy_count": int(env.get("LIAISON_PROXY_COUNT", "0")),
-        "scheduler": env.get("LIAISON_SCHEDULER", "1") not in ("0", "false", "no"),
-        "blob_dir": Path(env.get("LIAISON_BLOB_DIR", str(instance / "blobs"))),
-        "blob_url": env.get("LIAISON_BLOB_URL", "").strip(),
-        "log_format": env.get("LIAISON_LOG_FORMAT", "plain" if env.get(
-            "LIAISON_MODE", "production").strip().lower() == "demo" else "json").strip().lower(),
+        "base_url": read.text("LIAISON_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "smtp_host": smtp_host,
+        "smtp_port": smtp_port,
+        "smtp_user": smtp_user,
+        "smtp_password": read.text("LIAISON_SMTP_PASSWORD"),
+        "smtp_security": smtp_security,
+        "smtp_ca_file": Path(ca_file) if ca_file else None,
+        "mail_from": read.text("LIAISON_MAIL_FROM", "liaison@localhost"),
+        "session_idle_minutes": idle,
+        "session_lifetime_hours": lifetime,
+        "audit_retention_days": read.integer("LIAISON_AUDIT_RETENTION_DAYS", 365, 1, 36500),
+        "audit_checkpoint_hours": read.integer("LIAISON_AUDIT_CHECKPOINT_HOURS", 1, 1, 24),
+        "stats_mask_threshold": read.integer("LIAISON_STATS_MASK_THRESHOLD", 5, 1, 1000),
+        "retention_hour": read.integer("LIAISON_RETENTION_HOUR", 2, 0, 23),
+        "retention_notice_days": read.integer("LIAISON_RETENTION_NOTICE_DAYS", 30, 0, 3650),
+        "proxy_count": read.integer("LIAISON_PROXY_COUNT", 0, 0, 10),
+        "scheduler": read.boolean("LIAISON_SCHEDULER", True),
+        "blob_dir": Path(read.text("LIAISON_BLOB_DIR", str(instance / "blobs"))),
+        "blob_url": read.text("LIAISON_BLOB_URL").strip(),
+        "share_key_dir": Path(shares) if (shares := read.text("LIAISON_SHARE_KEY_DIR").strip())
+        else None,  # None: beside the epoch-key directory
+        "log_format": read.choice("LIAISON_LOG_FORMAT", "plain" if mode == "demo" else "json",
+                                  LOG_FORMATS),
     }
     if "LIAISON_MAX_ATTACHMENT_BYTES" in env:
-        values["max_attachment_bytes"] = int(env["LIAISON_MAX_ATTACHMENT_BYTES"])
-    return values
+        # An attachment is sealed whole: it cannot exceed what the key store seals.
+        values["max_attachment_bytes"] = read.integer(
+            "LIAISON_MAX_ATTACHMENT_BYTES", Settings.max_attachment_bytes, 1024,
+            Settings.max_payload_bytes)
+    return values, read.problems
 
 
 def _production_settings(
     env: Mapping[str, str], instance: Path, require_master_file: bool
 ) -> Settings:
-    problems: list[str] = []
+    common, problems = _common(env, instance)
     secret = env.get("LIAISON_SECRET_KEY", "")
     if not secret:
         problems.append("LIAISON_SECRET_KEY est absente : fournissez une clé aléatoire d'au moins "
@@ -152,11 +266,14 @@ def _production_settings(
         database_url=url,
         master_key_file=master_path,
         epoch_key_dir=Path(env.get("LIAISON_EPOCH_KEY_DIR", str(master_path.parent / "epochs"))),
-        **_common(env, instance),  # type: ignore[arg-type]
+        **common,  # type: ignore[arg-type]
     )
 
 
 def _demo_settings(env: Mapping[str, str], instance: Path) -> Settings:
+    common, problems = _common(env, instance)
+    if problems:  # before anything is written to the instance folder
+        raise SettingsError(["Démarrage refusé :", *problems])
     instance.mkdir(parents=True, exist_ok=True, mode=0o700)
     announcements: list[str] = []
     secret = env.get("LIAISON_SECRET_KEY", "")
@@ -177,7 +294,7 @@ def _demo_settings(env: Mapping[str, str], instance: Path) -> Settings:
         master_key_file=master,
         epoch_key_dir=Path(env.get("LIAISON_EPOCH_KEY_DIR", str(master.parent / "epochs"))),
         announcements=tuple(announcements),
-        **_common(env, instance),  # type: ignore[arg-type]
+        **common,  # type: ignore[arg-type]
     )
 
 

@@ -11,12 +11,17 @@ Construction (keys/README.md, "Envelopes", has the byte layouts):
 4. ``WK`` is wrapped with HPKE (RFC 9180, base mode, MLKEM768-X25519,
    HKDF-SHA256, AES-256-GCM) for the current encryption key of each reader,
    the HPKE ``info`` naming the document id and version, the reader, the key
-   id and version, and SHA-256 of the canonical header.
+   id and version, and SHA-256 of the canonical header.  When the header
+   names a *subject* (the person the document is about, header format 2),
+   what HPKE wraps for a reader is ``WK`` sealed under that reader's share key
+   for the subject (keys/shares.py), preceded by the share key's generation.
 
-Opening needs both an institution's private key (for ``WK``) and the epoch
-key (for the outer seal), so destroying the epoch key erases the document
-even from a database backup, and re-sealing under another epoch needs only
-the epoch keys.
+Opening needs an institution's private key (for ``WK``), the epoch key (for
+the outer seal) and, for a document about a person, the reader's share key:
+destroying the epoch key erases the document even from a database backup,
+and destroying the share key of (person, institution) erases that
+institution's copy while the other readers' copies still open.  Re-sealing
+under another epoch needs the epoch keys and the readers' share keys.
 
 Errors of :meth:`Envelopes.open`:
 
@@ -27,10 +32,10 @@ Errors of :meth:`Envelopes.open`:
   returned unless everything authenticated.
 - ``NotAReader`` (a ``KeyNotFound``): the reader is not in the header's
   reader list, or its wrap was deleted.
-- ``KeyDestroyed``: the epoch key was destroyed, or the reader's key
-  version the wrap was made for was deleted.
-- ``KeyNotFound``: the epoch key file is missing although it was never
-  destroyed (a misconfigured key directory), or the reader has no
+- ``KeyDestroyed``: the epoch key or the reader's share key was destroyed,
+  or the reader's key version the wrap was made for was deleted.
+- ``KeyNotFound``: the epoch or share key file is missing although it was
+  never destroyed (a misconfigured key directory), or the reader has no
   encryption key at all.
 
 A flipped byte in another reader's wrap is detected when that reader opens
@@ -57,10 +62,12 @@ from . import _aead, _codec
 from .epochs import check_epoch
 from .errors import EnvelopeTampered, NotAReader, PayloadTooLarge
 from .manifest import canonical
-from .records import ENCRYPTION, KeyRecord
-from .store import KeyStore, check_owner
+from .records import ENCRYPTION, KeyRecord, check_owner
+from .shares import check_subject
+from .store import KeyStore
 
 HEADER_FORMAT = "liaison-envelope-header/1"
+HEADER_FORMAT_SUBJECT = "liaison-envelope-header/2"
 ENVELOPE_MAGIC = b"LSEV"
 ENVELOPE_VERSION = 1
 KEY_SIZE = 32
@@ -68,15 +75,20 @@ NONCE_SIZE = 12
 TAG_SIZE = 16
 HPKE_SUITE = Suite(KEM.MLKEM768_X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
 WRAP_ENC_SIZE = KEM.MLKEM768_X25519.enc_length() + KEY_SIZE + TAG_SIZE
+SHARE_SEAL_SIZE = 1 + NONCE_SIZE + KEY_SIZE + TAG_SIZE  # Seal(share sub-key, WK)
+SHARE_PLAIN_SIZE = 4 + SHARE_SEAL_SIZE  # u32(generation) || Seal(...)
+SHARE_WRAP_ENC_SIZE = KEM.MLKEM768_X25519.enc_length() + SHARE_PLAIN_SIZE + TAG_SIZE
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _MAX_ID = 200
 _HEADER_FIELDS = frozenset(
     {"format", "document_id", "version", "kind", "sender", "readers", "created_at", "epoch"}
 )
+_HEADER_FIELDS_SUBJECT = _HEADER_FIELDS | {"subject"}
 
 _WRAP_INFO_LABEL = b"liaison/v1/envelope-wrap\x00"
 _EPOCH_AAD_LABEL = b"liaison/v1/envelope-epoch-seal\x00"
 _DATA_KEY_AAD_LABEL = b"liaison/v1/envelope-data-key\x00"
+_SHARE_AAD_LABEL = b"liaison/v1/envelope-share-seal\x00"
 
 
 def _check_text(name: str, value: object) -> str:
@@ -90,7 +102,10 @@ def _check_text(name: str, value: object) -> str:
 @dataclass(frozen=True)
 class Header:
     """What an envelope binds as associated data.  ``readers`` is normalised
-    to a sorted tuple; ``created_at`` to UTC."""
+    to a sorted tuple; ``created_at`` to UTC.  ``subject``, when set, is the
+    person the document is about: each reader's wrap then also needs that
+    reader's share key for the subject (header format 2; format 1, without
+    subject, is what documents about nobody and every older document use)."""
 
     document_id: str
     version: int
@@ -99,6 +114,7 @@ class Header:
     readers: tuple[str, ...]
     created_at: datetime
     epoch: str
+    subject: str | None = None
 
     def __post_init__(self) -> None:
         _check_text("document_id", self.document_id)
@@ -118,9 +134,11 @@ class Header:
             raise ValueError("header created_at must be an aware datetime")
         object.__setattr__(self, "created_at", self.created_at.astimezone(UTC))
         check_epoch(self.epoch)
+        if self.subject is not None:
+            check_subject(self.subject)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        fields: dict[str, Any] = {
             "format": HEADER_FORMAT,
             "document_id": self.document_id,
             "version": self.version,
@@ -130,6 +148,10 @@ class Header:
             "created_at": self.created_at.strftime(_TIME_FORMAT),
             "epoch": self.epoch,
         }
+        if self.subject is not None:
+            fields["format"] = HEADER_FORMAT_SUBJECT
+            fields["subject"] = self.subject
+        return fields
 
     def to_bytes(self) -> bytes:
         """The canonical encoding: canonical JSON (keys/manifest.py) of
@@ -151,10 +173,12 @@ class Header:
         exactly the canonical encoding of a valid header."""
         try:
             obj = json.loads(bytes(data).decode("utf-8"), parse_constant=_reject_constant)
-            if not isinstance(obj, dict) or set(obj) != _HEADER_FIELDS:
+            if not isinstance(obj, dict):
                 raise ValueError("wrong header fields")
-            if obj["format"] != HEADER_FORMAT:
-                raise ValueError("unknown header format")
+            expected = {HEADER_FORMAT: _HEADER_FIELDS,
+                        HEADER_FORMAT_SUBJECT: _HEADER_FIELDS_SUBJECT}.get(str(obj.get("format")))
+            if expected is None or set(obj) != expected:
+                raise ValueError("unknown header format or wrong header fields")
             created = obj["created_at"]
             readers = obj["readers"]
             if not isinstance(created, str) or not isinstance(readers, list):
@@ -167,6 +191,7 @@ class Header:
                 readers=tuple(readers),
                 created_at=datetime.strptime(created, _TIME_FORMAT).replace(tzinfo=UTC),
                 epoch=obj["epoch"],
+                subject=obj.get("subject"),
             )
             if header.to_bytes() != data:
                 raise ValueError("header is not canonical")
@@ -278,6 +303,18 @@ class Envelope:
         return cls(header, nonce, ciphertext, epoch_wrap, tuple(wraps))
 
 
+def share_aad(header_digest: bytes, header: Header, reader: str, generation: int) -> bytes:
+    """The associated data of a reader's share seal (keys/README.md, "Sealing")."""
+    assert header.subject is not None
+    return (
+        _SHARE_AAD_LABEL
+        + _codec.string(header.subject)
+        + _codec.string(reader)
+        + _codec.u32(generation)
+        + header_digest
+    )
+
+
 def wrap_info(
     header_digest: bytes, header: Header, reader: str, key_id: str, key_version: int
 ) -> bytes:
@@ -322,7 +359,13 @@ class Envelopes:
             record = self._keys.records.current(reader, ENCRYPTION)
             public = self._keys._hpke_public(record)
             info = wrap_info(digest, header, reader, record.key_id, record.version)
-            enc = HPKE_SUITE.encrypt(wrapping_key, public, info=info)
+            wrapped = wrapping_key
+            if header.subject is not None:  # KeyDestroyed if the subject was erased
+                generation, share_key = self._keys._share_subkey(
+                    header.subject, reader, b"envelope")
+                wrapped = _codec.u32(generation) + _aead.seal(
+                    share_key, wrapping_key, share_aad(digest, header, reader, generation))
+            enc = HPKE_SUITE.encrypt(wrapped, public, info=info)
             wraps.append(Wrap(reader, record.key_id, record.version, enc))
 
         data_key = secrets.token_bytes(KEY_SIZE)
@@ -351,7 +394,7 @@ class Envelopes:
         if len(found) > 1:
             raise EnvelopeTampered("the envelope holds two wraps for one reader")
         wrap = found[0]
-        if len(wrap.enc) != WRAP_ENC_SIZE:
+        if len(wrap.enc) != (WRAP_ENC_SIZE if header.subject is None else SHARE_WRAP_ENC_SIZE):
             raise EnvelopeTampered("wrap has a wrong length")
 
         header_bytes = header.to_bytes()
@@ -364,8 +407,11 @@ class Envelopes:
         except (InvalidTag, ValueError, InternalError):
             raise EnvelopeTampered("wrap does not authenticate") from None
 
-        # The header is authentic from here on: a missing epoch key is a
-        # configuration fault, not tampering.
+        # The header (so the subject) and the share generation are authentic from
+        # here on: a missing share or epoch key is erasure or a configuration fault,
+        # not tampering.
+        if header.subject is not None:
+            wrapping_key = self._open_share(wrapping_key, header, digest, reader)
         epoch_key = self._keys._epoch_subkey(header.epoch, b"envelope", create=False)
         inner = _aead.open_sealed(
             epoch_key, envelope.epoch_wrap, _EPOCH_AAD_LABEL + digest, "epoch wrap"
@@ -375,6 +421,16 @@ class Envelopes:
             return AESGCM(data_key).decrypt(envelope.nonce, envelope.ciphertext, header_bytes)
         except InvalidTag:
             raise EnvelopeTampered("envelope content does not authenticate") from None
+
+    def _open_share(self, plain: bytes, header: Header, digest: bytes, reader: str) -> bytes:
+        """``WK`` from a reader's share seal: ``u32(generation) || Seal(share sub-key, WK)``."""
+        assert header.subject is not None
+        generation = int.from_bytes(plain[:4], "big")
+        if len(plain) != SHARE_PLAIN_SIZE or generation < 1:
+            raise EnvelopeTampered("wrap has a wrong length")
+        _, share_key = self._keys._share_subkey(header.subject, reader, b"envelope", generation)
+        return _aead.open_sealed(share_key, plain[4:],
+                                 share_aad(digest, header, reader, generation), "share seal")
 
     def _reader_record(self, wrap: Wrap) -> KeyRecord:
         if not isinstance(wrap.key_id, str) or type(wrap.key_version) is not int:

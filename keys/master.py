@@ -36,6 +36,8 @@ CHECK_CONSTANT = b"Liaison master key check value, format 1"
 
 _WRAP_LABEL = b"liaison/v1/master-wrap\x00"
 _SECRET_BOX_LABEL = b"liaison/v1/secret-box\x00"
+AUDIT_CHAIN_INFO = b"liaison/v1/master/audit-chain"
+AUDIT_ANCHOR_INFO = b"liaison/v1/master/audit-anchor"
 
 
 class MasterKey:
@@ -163,6 +165,15 @@ class MasterKey:
             raise ValueError("a secret box needs a purpose")
         key = _aead.derive(self._master, b"liaison/v1/master/secret-box/" + purpose.encode())
         return SecretBox(key, purpose)
+
+    def audit_chain_key(self) -> bytes:
+        """The HMAC-SHA256 key of the audit chain (keys/README.md, sub-keys): whoever can
+        write the database but does not hold the master key cannot recompute the chain."""
+        return _aead.derive(self._master, AUDIT_CHAIN_INFO)
+
+    def audit_anchor_key(self) -> bytes:
+        """The HMAC-SHA256 key of the audit chain's anchor file (keys/README.md, sub-keys)."""
+        return _aead.derive(self._master, AUDIT_ANCHOR_INFO)
 
 
 class SecretBox:

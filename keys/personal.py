@@ -2,18 +2,22 @@
 to find a person without storing their identity in clear.
 
 Each person has a data key.  Its sealed form (an opaque blob the portal
-stores in the database) is the data key sealed under the retention-epoch key
-and then under the platform ``person-fields`` key::
+stores in the database) is the data key sealed under the person's share key
+(keys/shares.py, owner ``platform``), then under the retention-epoch key and
+then under the platform ``person-fields`` key::
 
-    sealed = 0x01 || string(epoch) || string(key_id) || Seal(PF, Seal(E, PK))
+    sealed = 0x02 || string(epoch) || string(key_id) || u32(generation)
+             || Seal(PF, Seal(E, Seal(S, PK)))
 
-so that erasing the blob, or destroying the epoch key, makes every field of
-that person unreadable, even from a backup.  Layouts: keys/README.md,
-"Personal fields" and "Blind index".
+so that erasing the blob, destroying the epoch key, or destroying the
+person's share keys (an erasure) makes every field of that person
+unreadable, even from a backup.  Format 1 (``0x01``, without the share
+layer) is still read, and re-sealed as format 2 when its epoch moves.
+Layouts: keys/README.md, "Personal fields" and "Blind index".
 
 ``decrypt`` raises ``EnvelopeTampered`` for any altered byte or a person id
-that does not match, ``KeyDestroyed`` when the epoch key was destroyed or the
-``person-fields`` key version was deleted.
+that does not match, ``KeyDestroyed`` when the epoch or share key was
+destroyed or the ``person-fields`` key version was deleted.
 """
 
 from __future__ import annotations
@@ -31,12 +35,14 @@ from .manifest import canonical, parse_canonical
 from .records import BLIND_INDEX, PERSON_FIELDS, PLATFORM
 from .store import KeyStore
 
-SEALED_KEY_VERSION = 1
+SEALED_KEY_VERSION = 2
+SEALED_KEY_VERSION_EPOCH_ONLY = 1  # before share keys: still opened
 FIELDS_VERSION = 1
 PERSON_KEY_SIZE = 32
 PADDING_BLOCK = 64
 _KEY_AAD_LABEL = b"liaison/v1/person-key\x00"
 _EPOCH_AAD_LABEL = b"liaison/v1/person-key-epoch\x00"
+_SHARE_AAD_LABEL = b"liaison/v1/person-key-share\x00"
 _FIELDS_AAD_LABEL = b"liaison/v1/person-fields\x00"
 _BLIND_INDEX_LABEL = b"liaison/v1/blind-index\x00"
 PART_SEPARATOR = "\x1f"
@@ -56,15 +62,19 @@ class PersonalFields:
         self._keys = keystore
 
     def new_person_key(self, person_id: str, epoch: str) -> bytes:
-        """A fresh sealed per-person data key for retention ``epoch``."""
+        """A fresh sealed per-person data key for retention ``epoch``, under the person's
+        share key (``person_id`` is the share subject, keys/shares.py)."""
         return self._seal_key(secrets.token_bytes(PERSON_KEY_SIZE), person_id, check_epoch(epoch))
 
     def _seal_key(self, person_key: bytes, person_id: str, epoch: str) -> bytes:
         record = self._keys.records.current(PLATFORM, PERSON_FIELDS)
-        prefix = _codec.u8(SEALED_KEY_VERSION) + _codec.string(epoch) + _codec.string(record.key_id)
+        generation, share_key = self._keys._share_subkey(person_id, PLATFORM, b"person")
+        prefix = (_codec.u8(SEALED_KEY_VERSION) + _codec.string(epoch)
+                  + _codec.string(record.key_id) + _codec.u32(generation))
         bind = prefix + _codec.string(person_id)
+        shared = _aead.seal(share_key, person_key, _SHARE_AAD_LABEL + bind)
         epoch_key = self._keys._epoch_subkey(epoch, b"person", create=True)
-        inner = _aead.seal(epoch_key, person_key, _EPOCH_AAD_LABEL + bind)
+        inner = _aead.seal(epoch_key, shared, _EPOCH_AAD_LABEL + bind)
         outer = _aead.seal(
             self._keys._symmetric(record, PERSON_FIELDS), inner, _KEY_AAD_LABEL + bind
         )
@@ -72,33 +82,49 @@ class PersonalFields:
 
     def _open_key(self, sealed_key: bytes, person_id: str) -> bytes:
         cursor = _codec.Cursor(sealed_key, EnvelopeTampered)
-        if cursor.u8() != SEALED_KEY_VERSION:
+        version = cursor.u8()
+        if version not in (SEALED_KEY_VERSION, SEALED_KEY_VERSION_EPOCH_ONLY):
             raise EnvelopeTampered("unknown sealed person key format")
         epoch = cursor.string()
         key_id = cursor.string()
+        generation = cursor.u32() if version == SEALED_KEY_VERSION else None
         outer = cursor.take(cursor.remaining)
         if not is_epoch(epoch):
             raise EnvelopeTampered("sealed person key names no epoch")
         bind = (
-            _codec.u8(SEALED_KEY_VERSION)
+            _codec.u8(version)
             + _codec.string(epoch)
             + _codec.string(key_id)
+            + (_codec.u32(generation) if generation is not None else b"")
             + _codec.string(person_id)
         )
         record = self._keys._record_for_opening(key_id, PLATFORM, PERSON_FIELDS)
         wrap_key = self._keys._symmetric(record, PERSON_FIELDS)
         inner = _aead.open_sealed(wrap_key, outer, _KEY_AAD_LABEL + bind, "sealed person key")
-        # Authentic from here: the epoch name is the one it was sealed with.
+        # Authentic from here: the epoch name and the share generation are the ones it was
+        # sealed with.
         epoch_key = self._keys._epoch_subkey(epoch, b"person", create=False)
         person_key = _aead.open_sealed(
             epoch_key, inner, _EPOCH_AAD_LABEL + bind, "sealed person key"
         )
+        if generation is not None:
+            if generation < 1:
+                raise EnvelopeTampered("sealed person key names no share generation")
+            _, share_key = self._keys._share_subkey(person_id, PLATFORM, b"person", generation)
+            person_key = _aead.open_sealed(
+                share_key, person_key, _SHARE_AAD_LABEL + bind, "sealed person key"
+            )
         if len(person_key) != PERSON_KEY_SIZE:
             raise EnvelopeTampered("sealed person key has a wrong length")
         return person_key
 
+    @staticmethod
+    def has_share_layer(sealed_key: bytes) -> bool:
+        """Whether a sealed person key is of format 2 (under the person's share key)."""
+        return bool(sealed_key) and sealed_key[0] == SEALED_KEY_VERSION
+
     def epoch_of_key(self, sealed_key: bytes) -> str:
-        """The retention epoch a sealed person key names (unauthenticated)."""
+        """The retention epoch a sealed person key names (unauthenticated; both formats)."""
         cursor = _codec.Cursor(sealed_key, EnvelopeTampered)
         cursor.u8()
         epoch = cursor.string()
@@ -108,7 +134,8 @@ class PersonalFields:
 
     def reseal(self, sealed_key: bytes, person_id: str, new_epoch: str) -> bytes:
         """The same person data key sealed under ``new_epoch`` (the
-        retention horizon moved) and the current ``person-fields`` key."""
+        retention horizon moved), the person's share key and the current
+        ``person-fields`` key: a format 1 key comes out as format 2."""
         person_key = self._open_key(sealed_key, person_id)
         return self._seal_key(person_key, person_id, check_epoch(new_epoch))
 

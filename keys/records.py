@@ -12,6 +12,7 @@ unique; at most one ``current`` record per ``(owner, purpose)``.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -19,6 +20,15 @@ from typing import Protocol
 from .errors import KeyNotFound
 
 PLATFORM = "platform"
+_OWNER_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,39}\Z")
+
+
+def check_owner(owner: str) -> str:
+    """Owners are short identifiers: letters, digits, ``.``, ``_``, ``-``."""
+    if not isinstance(owner, str) or not _OWNER_RE.match(owner):
+        raise ValueError(f"invalid key owner {owner!r}: 1-40 letters, digits, '.', '_' or '-'")
+    return owner
+
 
 ENCRYPTION = "encryption"
 SIGNING = "signing"

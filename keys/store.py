@@ -57,7 +57,9 @@ from .records import (
     SIGNING,
     KeyRecord,
     KeyRecordStore,
+    check_owner,
 )
+from .shares import ShareKeyStore
 
 DEFAULT_MAX_PAYLOAD = 20 * 1024 * 1024
 MLKEM768_SEED_SIZE = 64
@@ -69,17 +71,9 @@ HPKE_SUITE_TEXT = (
     "KDF 0x0001 HKDF-SHA256; AEAD 0x0002 AES-256-GCM"
 )
 
-_OWNER_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,39}\Z")
 _KEY_ID_RE = re.compile(
     r"\A(?P<owner>[^:]+):(?P<purpose>[a-z-]+):v(?P<version>[1-9][0-9]{0,9}):[0-9a-f]{8}\Z"
 )
-
-
-def check_owner(owner: str) -> str:
-    """Owners are short identifiers: letters, digits, ``.``, ``_``, ``-``."""
-    if not isinstance(owner, str) or not _OWNER_RE.match(owner):
-        raise ValueError(f"invalid key owner {owner!r}: 1-40 letters, digits, '.', '_' or '-'")
-    return owner
 
 
 def make_key_id(owner: str, purpose: str, version: int) -> str:
@@ -122,7 +116,9 @@ class KeyStore:
     """All keys, their records and the retention-epoch keys.
 
     ``now`` is the clock (returns an aware datetime); ``max_payload`` is the
-    largest content :class:`keys.envelope.Envelopes` will seal.
+    largest content :class:`keys.envelope.Envelopes` will seal; ``shares`` the
+    share keys (keys/shares.py), by default in ``shares/`` beside the epoch
+    directory.
     """
 
     def __init__(
@@ -133,18 +129,22 @@ class KeyStore:
         now: Callable[[], datetime],
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         checked_publics: PublicKeyCache | None = None,
+        shares: ShareKeyStore | None = None,
     ) -> None:
         if max_payload < 1:
             raise ValueError("max_payload must be positive")
         self._master = master
         self.records = records
         self.epochs = epochs
+        # Beside the epoch keys unless told otherwise (LIAISON_SHARE_KEY_DIR's default too).
+        self.shares = shares if shares is not None else ShareKeyStore(
+            epochs.directory.parent / "shares", master)
         self._clock = now
         self.max_payload = max_payload
         self._publics = PublicKeyCache() if checked_publics is None else checked_publics
 
     def __repr__(self) -> str:
-        return f"KeyStore(epochs={self.epochs!r})"
+        return f"KeyStore(epochs={self.epochs!r}, shares={self.shares!r})"
 
     def now(self) -> datetime:
         value = self._clock()
@@ -414,6 +414,17 @@ class KeyStore:
         check_epoch(epoch)
         epoch_key = self.epochs.key(epoch, create=create)
         return _aead.derive(epoch_key, b"liaison/v1/epoch/" + label + b"/" + epoch.encode("ascii"))
+
+    def _share_subkey(self, subject: str, owner: str, label: bytes,
+                      generation: int | None = None) -> tuple[int, bytes]:
+        """An HKDF sub-key of the share key of ``(subject, owner)``, one per use (``label``):
+        of ``generation`` when opening (``KeyDestroyed`` / ``KeyNotFound``), else of the live
+        generation, created on first use (sealing)."""
+        if generation is None:
+            generation, share_key = self.shares.current(subject, owner)
+        else:
+            share_key = self.shares.key(subject, owner, generation)
+        return generation, _aead.derive(share_key, b"liaison/v1/share/" + label)
 
     # -- public views ---------------------------------------------------------
 

@@ -15,7 +15,9 @@ transaction that the sweep opens and commits:
 3. **Write** the deletions of all the items decided in one savepoint, set-based: destroy the
    key wraps, record the blob names as doomed, delete the documents, receipts, marks, fiches,
    accompaniments, consents, then the persons left without records (their holds were checked
-   in step 2), and append the audit events with `exchange.audit.record_many`. If anything
+   in step 2) with their share keys recorded as doomed (`retention.shares`: the sweep
+   destroys them once the batch commits), and append the audit events with
+   `exchange.audit.record_many`. If anything
    fails, the savepoint is rolled back and the items are written again one by one, each in
    its own savepoint (``session.begin_nested()``), so that only the item at fault is rolled
    back and reported.
@@ -61,6 +63,7 @@ from retention.horizons import (
     rule_of,
 )
 from retention.models import DoomedBlob, LegalHold, RetentionMark
+from retention.shares import doom_subjects
 
 log = logging.getLogger("liaison.retention")
 
@@ -223,6 +226,8 @@ class Outcome:
     skipped_hold: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
+    subjects: list[str] = field(default_factory=list)
+    """Persons deleted, whose share keys to destroy once committed."""
     documents: int = 0
     wraps: int = 0
     recompute: set[int] = field(default_factory=set)
@@ -236,6 +241,7 @@ class Outcome:
         self.skipped_hold.extend(other.skipped_hold)
         self.errors.extend(other.errors)
         self.names.extend(other.names)
+        self.subjects.extend(other.subjects)
         self.documents += other.documents
         self.wraps += other.wraps
         self.recompute |= other.recompute
@@ -628,6 +634,9 @@ class Deleter:
         persons = [p.person_row for p in plans if p.person_row] + list(gone)
         erase_notes(session, "person", persons)
         _delete_in(session, Person, Person.id, persons)
+        done.subjects = [p.item.public_id for p in plans if p.person_row] + [
+            r.public_id for r in gone.values()]
+        doom_subjects(session, done.subjects, self.now)
         done.recompute = kept
         done.settled = set(persons)
 

@@ -392,18 +392,23 @@ def move_epoch(documents: DocumentStore, document: Document, epoch: str) -> None
     """Re-seal a document under another retention epoch, in place.
 
     The epoch is bound in the envelope's header, so this is a full re-seal: open with one of
-    its readers, seal again for the same readers (their current key versions) with the same
-    id, version, kind, sender and creation time under ``epoch``, replace the wraps, write
-    the new ciphertext and shred the old one once the transaction commits.
+    its readers, seal again for the readers that still have a wrap (their current key
+    versions and share keys; a reader whose share was erased has none, and gets none back)
+    with the same id, version, kind, sender, subject and creation time under ``epoch``,
+    replace the wraps, write the new ciphertext and shred the old one once the transaction
+    commits. A document sealed before share keys existed (no subject) gets its person as
+    subject on the way: from then on it is erased with the person's shares too.
     """
     old = Header.from_bytes(document.header)
-    reader = next((w.reader for w in document.wraps if w.reader in old.readers), None)
-    if reader is None:
+    readers = tuple(sorted({w.reader for w in document.wraps} & set(old.readers)))
+    if not readers:
         raise KeysError("no reader can open this document")
-    plaintext = documents.open(document, reader)
+    plaintext = documents.open(document, readers[0])
     header = Header(document_id=old.document_id, version=old.version, kind=old.kind,
-                    sender=old.sender, readers=old.readers, created_at=old.created_at,
-                    epoch=epoch)
+                    sender=old.sender, readers=readers, created_at=old.created_at,
+                    epoch=epoch, subject=old.subject or documents.subject_of(
+                        fiche_id=document.fiche_id, consent_id=document.consent_id,
+                        accompaniment_id=document.accompaniment_id))
     envelope = documents.envelopes.seal(plaintext, header, header.readers, epoch)
     session = documents.session
     blob = write_in_transaction(session, documents.blobs, envelope.ciphertext)

@@ -1,5 +1,6 @@
 """The retention tables: legal holds, early "no longer needed" marks, the sweep's lock and
-change-feed watermark, its runs, the blobs it still has to shred, and the signed reports.
+change-feed watermark, its runs, the blobs and share keys it still has to destroy, and the
+signed reports.
 
 Nothing here holds personal data in clear: targets are named by row id and public id, a
 hold's free-text note is sealed with a platform secret box (`retention.holds`).
@@ -83,6 +84,23 @@ class DoomedBlob(Base):
     __tablename__ = "retention_doomed_blobs"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class DoomedShare(Base):
+    """Share keys (keys/shares.py) to destroy once the deletion that dooms them commits:
+    written in the deleting transaction, destroyed right after the commit, and again (it is
+    idempotent) by the next sweep, which then removes the row, so a crash in between loses
+    nothing. ``owner`` None dooms every share of the subject (the person is gone); otherwise
+    the owner's generations up to ``generation`` (a later share of the same institution, given
+    the person again after the erasure, is not touched)."""
+
+    __tablename__ = "retention_doomed_shares"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), index=True)
+    owner: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    generation: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    doomed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class DeletionReport(Base):

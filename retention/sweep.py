@@ -14,8 +14,10 @@ One run (`run_sweep`), under the cross-process lock of `retention.lock`:
    go to ``retention_doomed_blobs`` in the same transaction), receipts, fiches,
    accompaniment, consent, and the person when nothing else refers to them, and audit each
    deletion by id. Each item is atomic: all of it commits or none of it. After a batch
-   commits, its blobs are overwritten, flushed to disk with one filesystem sync and unlinked
-   (`FolderBlobStore.delete_many`), and their doomed rows removed. An error on one item is
+   commits, the share keys of the persons it deleted are destroyed (`keys.shares`, one
+   filesystem flush per batch), its blobs are overwritten, flushed to disk with one
+   filesystem sync and unlinked (`FolderBlobStore.delete_many`), and their doomed rows
+   removed. An error on one item is
    logged by id and the sweep goes on; a process killed anywhere leaves either a
    rolled-back transaction or doomed blobs, which the next run finishes;
 4. destroys the key of every past retention epoch no document or person key uses any more;
@@ -51,6 +53,7 @@ from exchange.models.fiches import Accompaniment, Fiche
 from exchange.models.org import Convention
 from exchange.models.people import Consent, Person
 from keys.personal import PersonalFields
+from keys.shares import ShareKeyStore
 from keys.store import KeyStore
 from retention.deletion import (
     Deleter,
@@ -81,6 +84,8 @@ from retention.models import (
 )
 from retention.policy import epoch_of
 from retention.reports import store_report
+from retention.shares import finish_doomed
+from retention.shares import forget as forget_shares
 
 log = logging.getLogger("liaison.retention")
 
@@ -109,6 +114,9 @@ class SweepServices(Protocol):
     def blobs(self) -> BlobStore: ...
 
     def keystore(self, session: Session) -> KeyStore: ...
+
+    @property
+    def share_keys(self) -> ShareKeyStore: ...
 
     def documents(self, session: Session) -> DocumentStore: ...
 
@@ -184,6 +192,7 @@ class SweepResult:
     documents: int = 0
     wraps: int = 0
     blobs: int = 0
+    share_keys: int = 0
     recomputed: Outcome = field(default_factory=Outcome)
     report_id: str | None = None
     checkpoint: tuple[int, int, int] | None = None
@@ -204,6 +213,7 @@ class SweepResult:
             "documents_deleted": self.documents,
             "wraps_destroyed": self.wraps,
             "blobs_shredded": self.blobs,
+            "share_keys_destroyed": self.share_keys,
             "deleted": self.deleted,
             "skipped_hold": self.skipped_hold,
             "skipped": self.skipped,
@@ -289,6 +299,8 @@ class _Sweep:
         """The group of blobs being shredded in the background while the next batch goes on."""
         self.shredded: list[str] = []
         """Blobs shredded whose doomed rows are still to delete."""
+        self.shares_done: list[str] = []
+        """Persons whose share keys are destroyed, whose doomed rows are still to delete."""
         self.recompute: set[int] = set()
         self.conventions: dict[int, Convention] = {}
         self.marked: set[tuple[str, int]] = set()
@@ -419,10 +431,11 @@ class _Sweep:
         """One batch of due items of one kind, in one transaction (`retention.deletion`),
         which also forgets the doomed rows of the blobs shredded meanwhile."""
         self._collect(wait=False)
-        forget = self.shredded
+        forget, forget_subjects = self.shredded, self.shares_done
         try:
             with self.svc.db.unit_of_work() as session:
                 _forget(session, forget)
+                forget_shares(session, forget_subjects)
                 done = deleter.delete(session, items)
         except Exception as exc:
             # Nothing of the batch was committed: every item of it is left for the next run.
@@ -433,8 +446,10 @@ class _Sweep:
             self._renew()
             return
         self.shredded = self.shredded[len(forget):]
+        self.shares_done = self.shares_done[len(forget_subjects):]
         self._merge(done)
         self.fault(f"{items[0].kind}:committed")
+        self._destroy_shares(done.subjects)
         self.doomed.extend(done.names)
         if len(self.doomed) >= BLOB_BATCH and (self.shredding is None
                                                or self.shredding.done()):
@@ -461,9 +476,28 @@ class _Sweep:
 
     # -- blobs, epochs, report -----------------------------------------------------------------
 
+    def _destroy_shares(self, subjects: list[str]) -> None:
+        """The share keys of the persons a committed batch deleted (their doomed rows go in
+        the next transaction; if this fails, the next run destroys them)."""
+        if not subjects:
+            return
+        try:
+            self.result.share_keys += self.svc.share_keys.destroy_subjects(subjects)
+        except OSError as exc:
+            log.error("retention: share keys of %d person(s) not destroyed yet (%s)",
+                      len(subjects), type(exc).__name__)
+            self.result.errors.append({"kind": "share_keys", "id": str(len(subjects)),
+                                       "error": type(exc).__name__})
+            return
+        self.fault("shares_destroyed")
+        self.shares_done.extend(subjects)
+
     def _shred_leftovers(self) -> None:
+        """What an earlier run (or an erasure) doomed and a crash left: blobs to shred, share
+        keys to destroy."""
         with self.svc.db.unit_of_work() as session:
             self.doomed.extend(session.scalars(select(DoomedBlob.name)))
+            finish_doomed(session, self.svc.share_keys)
         self._shred()
 
     def _shred(self) -> None:
@@ -473,10 +507,11 @@ class _Sweep:
         names, self.doomed = self.doomed, []
         for group in chunked(names, BLOB_BATCH):
             self._shredded(self._shred_group(group))
-        if self.shredded:
+        if self.shredded or self.shares_done:
             with self.svc.db.unit_of_work() as session:
                 _forget(session, self.shredded)
-            self.shredded = []
+                forget_shares(session, self.shares_done)
+            self.shredded, self.shares_done = [], []
 
     def _collect(self, *, wait: bool) -> None:
         """Take the names the background group shredded (raising what it raised)."""

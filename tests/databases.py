@@ -50,6 +50,12 @@ def create_template(instance: Path) -> None:
     (instance / URL_FILE).write_text(_url_for(TEMPLATE))
 
 
+def create_database(name: str) -> str:
+    """An empty database on the test server; its URL."""
+    _admin_execute(f"CREATE DATABASE {name}")
+    return _url_for(name)
+
+
 def clone_template(instance: Path) -> str:
     name = f"t_{uuid.uuid4().hex[:16]}"
     _admin_execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")

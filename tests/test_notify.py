@@ -1,13 +1,18 @@
 """E-mail notifications through the outbox, delivered to a real SMTP server (aiosmtpd) listening
-on 127.0.0.1. Time is the FixedClock: retries are tested by moving it, never by sleeping."""
+on 127.0.0.1, in clear, over implicit TLS or with STARTTLS (a certificate authority made for the
+test). Time is the FixedClock: retries are tested by moving it, never by sleeping."""
 
 from __future__ import annotations
 
 import email
+import ipaddress
 import logging
+import smtplib
 import socket
+import ssl
 from collections.abc import Iterator
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from email.utils import parsedate_to_datetime
@@ -15,6 +20,10 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from flask import Flask
 from sqlalchemy import func, inspect, select
 
@@ -24,6 +33,7 @@ from exchange.domain.clock import FixedClock
 from exchange.models import Notification, User
 from exchange.notify import TEMPLATES, Mailer, deliver_pending, enqueue
 from exchange.notify_cli import notify_cli
+from exchange.settings import Settings
 from tests.conftest import make_settings
 
 WORKER = "ts.montauban@demo.liaison.invalid"
@@ -42,6 +52,7 @@ class Inbox:
     def __init__(self) -> None:
         self.received: list[tuple[list[str], bytes]] = []
         self.refuse: set[str] = set()
+        self.encrypted: list[bool] = []  # per message: did it arrive over TLS?
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         if address in self.refuse:
@@ -51,6 +62,7 @@ class Inbox:
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         self.received.append((list(envelope.rcpt_tos), bytes(envelope.original_content)))
+        self.encrypted.append(server.transport.get_extra_info("ssl_object") is not None)
         return "250 Message accepted for delivery"
 
     def messages(self) -> list[EmailMessage]:
@@ -62,16 +74,19 @@ class Inbox:
 
 
 class SmtpServer:
-    """A real SMTP server on a fixed local port that can be stopped and started again."""
+    """A real SMTP server on a fixed local port that can be stopped and started again.
+    `options` go to aiosmtpd: `ssl_context` for implicit TLS, `tls_context` for STARTTLS."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, **options: object) -> None:
         self.port = port
         self.inbox = Inbox()
+        self.options = options
         self._controller: Controller | None = None
 
     def start(self) -> None:
         # A stopped Controller closes its event loop: a restart needs a new one, same port.
-        self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port,
+                                      **self.options)
         self._controller.start()
 
     def stop(self) -> None:
@@ -432,3 +447,136 @@ def test_the_outbox_counts_stay_consistent(db: Database, clock: FixedClock) -> N
         state = notify.status(session, clock.now())
     assert (state.due, state.scheduled, state.oldest_waiting) == (2, 0, clock.now())
 
+
+
+# --- TLS: implicit on 465, STARTTLS, certificates verified --------------------------------------
+
+@dataclass(frozen=True)
+class Authority:
+    """A certificate authority made for one test, and the certificate it issued to 127.0.0.1."""
+
+    ca_file: Path
+    certificate: Path
+    key: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.certificate, self.key)
+        return context
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _key_usage(*, sign_certificates: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(digital_signature=not sign_certificates, content_commitment=False,
+                         key_encipherment=False, data_encipherment=False, key_agreement=False,
+                         key_cert_sign=sign_certificates, crl_sign=sign_certificates,
+                         encipher_only=False, decipher_only=False)
+
+
+@pytest.fixture
+def authority(tmp_path: Path) -> Authority:
+    # The wall clock, not the FixedClock: OpenSSL checks validity against the real time.
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder()
+          .subject_name(_name("Liaison test mail CA")).issuer_name(_name("Liaison test mail CA"))
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now).not_valid_after(now + timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(_key_usage(sign_certificates=True), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
+                         critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (x509.CertificateBuilder()
+            .subject_name(_name("127.0.0.1")).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(_key_usage(sign_certificates=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    made = Authority(tmp_path / "mail-ca.pem", tmp_path / "mail.pem", tmp_path / "mail.key")
+    made.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    made.certificate.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    made.key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return made
+
+
+@pytest.fixture
+def smtps(authority: Authority) -> Iterator[SmtpServer]:
+    """A server that speaks TLS from the first byte, as on port 465."""
+    server = SmtpServer(_free_port(), ssl_context=authority.server_context())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_starttls(authority: Authority) -> Iterator[SmtpServer]:
+    """A submission server that accepts a message only after STARTTLS, as on port 587."""
+    server = SmtpServer(_free_port(), tls_context=authority.server_context(),
+                        require_starttls=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+def _mail_settings(tmp_path: Path, **env: str) -> Settings:
+    return Settings.from_env({"LIAISON_MODE": "demo", "LIAISON_INSTANCE": str(tmp_path / "i"),
+                              "LIAISON_SMTP_HOST": "127.0.0.1", **env})
+
+
+@pytest.mark.parametrize(("server", "security"), [("smtps", "tls"),
+                                                ("smtp_starttls", "starttls")])
+def test_mail_travels_encrypted_to_a_server_whose_certificate_is_verified(
+        request: pytest.FixtureRequest, db: Database, clock: FixedClock, authority: Authority,
+        tmp_path: Path, server: str, security: str) -> None:
+    """Implicit TLS (port 465) and STARTTLS (587), the certificate checked against the
+    authority named by LIAISON_SMTP_CA_FILE."""
+    running: SmtpServer = request.getfixturevalue(server)
+    settings = _mail_settings(tmp_path, LIAISON_SMTP_PORT=str(running.port),
+                              LIAISON_SMTP_SECURITY=security,
+                              LIAISON_SMTP_CA_FILE=str(authority.ca_file))
+    _enqueue(db, clock, [WORKER])
+
+    report = deliver_pending(db, Mailer.from_settings(settings), clock.now())
+
+    assert report.sent == 1 and running.inbox.recipients() == [WORKER]
+    assert running.inbox.encrypted == [True]
+
+
+def test_a_server_whose_certificate_is_not_trusted_gets_nothing(
+        db: Database, clock: FixedClock, smtps: SmtpServer, smtp_starttls: SmtpServer) -> None:
+    """Someone on the path answering with their own certificate (here: one no trusted
+    authority issued) receives no message, over implicit TLS or STARTTLS."""
+    _enqueue(db, clock, [WORKER])
+    for server, security in ((smtps, "tls"), (smtp_starttls, "starttls")):
+        mailer = Mailer("127.0.0.1", server.port, security=security)
+        with pytest.raises(ssl.SSLCertVerificationError):
+            mailer.send(WORKER, "Liaison : test", "Corps du message.")
+        report = deliver_pending(db, mailer, clock.now())
+        assert (report.sent, report.interrupted) == (0, True)
+        assert server.inbox.received == []
+        clock.advance(timedelta(hours=6))
+
+
+def test_a_server_that_does_not_offer_starttls_is_never_used_in_clear(
+        db: Database, clock: FixedClock, smtp: SmtpServer) -> None:
+    """A downgrade (STARTTLS stripped from the server's answer) stops the send."""
+    _enqueue(db, clock, [WORKER])
+    mailer = Mailer("127.0.0.1", smtp.port, security="starttls")
+    with pytest.raises(smtplib.SMTPNotSupportedError):
+        mailer.send(WORKER, "Liaison : test", "Corps du message.")
+    assert deliver_pending(db, mailer, clock.now()).sent == 0
+    assert smtp.inbox.received == []

@@ -1,6 +1,7 @@
 """The accompaniment an accepted orientation starts: entry, renewal, mid-term review, exit.
 
-Dates and reasons are rows; an exit's free text is sealed. Each change is audited.
+Dates and reasons are rows; an exit's free text is sealed. Each change is audited, and is made
+by the pair only (`is_pair`).
 """
 
 from __future__ import annotations
@@ -13,15 +14,26 @@ from exchange.domain import accompaniment as rules
 from exchange.domain.vocabulary import ExitReason
 from exchange.fiches.common import Context, FicheError, owner_of_unit
 from exchange.models.fiches import Accompaniment
-from exchange.policy import accompaniment_query
+from exchange.policy import WRITER_ROLES, accompaniment_query
 from exchange.statistics import record_fact
 
 EXIT_NOTE = "exit_note"
+PAIR_ONLY = ("Seul le binôme de l'accompagnement, son conseiller et son travailleur social, "
+             "enregistre l'entrée, le renouvellement, le bilan à mi-parcours et la sortie.")
+
+
+def is_pair(ctx: Context, accompaniment: Accompaniment) -> bool:
+    """The user is the pair's advisor or social worker, acting as a professional. Both units
+    read the accompaniment; what happens to the person (entry, renewal, review, exit) is
+    recorded by the two people the conventions name, not by their colleagues or their unit
+    manager (who holds no writer role)."""
+    return (ctx.user.id in (accompaniment.advisor_user_id, accompaniment.social_user_id)
+            and bool(ctx.user.roles & set(WRITER_ROLES)))
 
 
 def _require_pair(ctx: Context, accompaniment: Accompaniment) -> None:
-    if ctx.user.unit_id not in (accompaniment.advisor_unit_id, accompaniment.social_unit_id):
-        raise FicheError("Seules les structures du binôme suivent cet accompagnement.")
+    if not is_pair(ctx, accompaniment):
+        raise FicheError(PAIR_ONLY)
 
 
 def _record(ctx: Context, action: str, accompaniment: Accompaniment) -> None:

@@ -11,6 +11,7 @@ from exchange import notify
 from exchange.domain import fiches as rules
 from exchange.domain.clock import paris_date
 from exchange.domain.vocabulary import DeclineReason, FicheKind, FicheState
+from exchange.fiches import routing
 from exchange.fiches.common import Context, FicheError, institution_of, one_document, owner_of_unit
 from exchange.models.accounts import User
 from exchange.models.fiches import Accompaniment, Fiche, Receipt
@@ -87,18 +88,21 @@ def acknowledge(ctx: Context, fiche: Fiche) -> Receipt:
 
 
 def verified_manifest(ctx: Context, fiche: Fiche) -> dict[str, Any]:
-    """The sender's manifest, checked against the sender institution's key (SignatureInvalid)."""
+    """The sender's manifest of the version in force, checked against the sender institution's
+    key and against the row (SignatureInvalid, ManifestMismatch: `routing`)."""
     if fiche.manifest is None:
         raise FicheError("Cette fiche n'est pas signée.")
-    return verify_manifest(ctx.svc.keystore(ctx.session),
-                           SignedManifest.from_bytes(fiche.manifest),
-                           expected_owner=owner_of_unit(ctx.session, fiche.sender_unit_id))
+    return routing.verified(ctx, fiche, fiche.manifest, fiche.version)
 
 
 def verified_receipt(ctx: Context, fiche: Fiche, receipt: Receipt) -> dict[str, Any]:
-    """A receipt, checked against the recipient institution's key (SignatureInvalid)."""
-    return verify_manifest(ctx.svc.keystore(ctx.session), SignedManifest.from_bytes(receipt.signed),
-                           expected_owner=owner_of_unit(ctx.session, fiche.recipient_unit_id))
+    """A receipt, checked against the recipient institution's key and the row
+    (SignatureInvalid)."""
+    signed = verify_manifest(ctx.svc.keystore(ctx.session),
+                             SignedManifest.from_bytes(receipt.signed),
+                             expected_owner=owner_of_unit(ctx.session, fiche.recipient_unit_id))
+    routing.check_receipt(ctx, fiche, signed)
+    return signed
 
 
 def accept(ctx: Context, fiche: Fiche) -> Accompaniment:

@@ -32,7 +32,7 @@ from exchange.domain import fiches as rules
 from exchange.domain.clock import paris_date
 from exchange.domain.errors import ValidationFailed
 from exchange.domain.vocabulary import FicheKind, FicheState
-from exchange.fiches import signing
+from exchange.fiches import routing, signing
 from exchange.fiches.common import (
     TAMPERED,
     Context,
@@ -54,7 +54,7 @@ from exchange.pdf.french import long_date
 from exchange.policy import WRITER_ROLES, is_recipient, is_sender
 from keys.envelope import Header
 from keys.errors import KeysError
-from keys.manifest import SignedManifest, sign_manifest, verify_manifest
+from keys.manifest import sign_manifest
 
 # From sending until the fiche is deleted, whatever the recipient decided; a draft is simply
 # edited, and a fiche signed but not sent is cancelled and written again.
@@ -126,9 +126,10 @@ def _document(ctx: Context, fiche: Fiche, role: str, number: int) -> Document:
     return found[-1]
 
 
-def _verified(ctx: Context, fiche: Fiche, signed: bytes) -> dict[str, Any]:
-    return verify_manifest(ctx.svc.keystore(ctx.session), SignedManifest.from_bytes(signed),
-                           expected_owner=owner_of_unit(ctx.session, fiche.sender_unit_id))
+def _verified(ctx: Context, fiche: Fiche, signed: bytes, number: int) -> dict[str, Any]:
+    """The manifest of version ``number``, signed by the sender institution and naming what
+    the row says (`routing`)."""
+    return routing.verified(ctx, fiche, signed, number)
 
 
 def check_version(ctx: Context, fiche: Fiche, number: int, signed: bytes) -> CheckedVersion:
@@ -138,9 +139,7 @@ def check_version(ctx: Context, fiche: Fiche, number: int, signed: bytes) -> Che
     reader = owner_of_unit(ctx.session, ctx.user.unit_id)
     sender = owner_of_unit(ctx.session, fiche.sender_unit_id)
     try:
-        manifest = _verified(ctx, fiche, signed)
-        if manifest.get("document") != fiche.public_id or manifest.get("version") != number:
-            raise FicheTampered(TAMPERED)
+        manifest = _verified(ctx, fiche, signed, number)
         raw = ctx.documents.open(_document(ctx, fiche, signing.CONTENT, number), reader)
         pdf = ctx.documents.open(_document(ctx, fiche, signing.PDF, number), reader)
         if sha256_hex(raw) != manifest["content_sha256"] or \
@@ -178,7 +177,7 @@ def _check_chain(ctx: Context, fiche: Fiche, row: FicheVersion) -> None:
     try:
         if following is None:
             raise FicheTampered(TAMPERED)
-        link = _verified(ctx, fiche, following).get("rectifies") or {}
+        link = _verified(ctx, fiche, following, row.version + 1).get("rectifies") or {}
         if link.get("version") != row.version or \
                 link.get("manifest_sha256") != sha256_hex(row.manifest):
             raise FicheTampered(TAMPERED)

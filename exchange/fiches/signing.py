@@ -1,9 +1,10 @@
 """Signing freezes a draft: validated content, a PAdES-signed PDF, and a signed manifest.
 
-The manifest names the fiche and its version, kind, sender user and unit, recipient, the
-SHA-256 of the content, of the PDF and of each attachment, the consent and the time; the sender
-institution's Ed25519 key signs it (`keys.manifest`). The unit manager's countersignature adds
-a second PAdES signature to the same PDF.
+The manifest names the fiche and its version, kind, axis and convention, the person, the
+author, the signer, the sender and recipient units and institutions, the SHA-256 of the
+content, of the PDF and of each attachment, the consent and the time; the sender institution's
+Ed25519 key signs it (`keys.manifest`), and every opening compares it with the row
+(`routing`). The unit manager's countersignature adds a second PAdES signature to the same PDF.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from exchange import consents
 from exchange.domain import fiches as rules
 from exchange.domain.vocabulary import FicheKind, FicheState
-from exchange.fiches import drafts
+from exchange.fiches import drafts, routing
 from exchange.fiches.common import (
     Context,
     FicheError,
@@ -33,7 +34,7 @@ from exchange.fiches.rendering import countersign_pdf, render_pdf, sign_pdf
 from exchange.models.accounts import User
 from exchange.models.fiches import Fiche
 from exchange.models.people import Consent
-from keys.manifest import SignedManifest, sign_manifest, verify_manifest
+from keys.manifest import sign_manifest
 from retention.policy import epoch_of
 
 CONTENT = "content"
@@ -89,11 +90,17 @@ def manifest_for(ctx: Context, fiche: Fiche, content: bytes, pdf: bytes,
                  attachments: list[dict[str, Any]], consent: Consent | None) -> dict[str, Any]:
     recipient = institution_of(ctx.session, fiche.recipient_unit_id)
     return {
+        "format": routing.MANIFEST_FORMAT,
         "document": fiche.public_id,
         "version": fiche.version,
         "kind": fiche.kind,
+        "axis": fiche.axis,
+        "convention": fiche.convention.public_id,
+        "person": fiche.person.public_id,
+        "author": fiche.sender_user.public_id,
         "sender_user": ctx.user.public_id,
         "sender_unit": fiche.sender_unit.public_id,
+        "sender_institution": institution_of(ctx.session, fiche.sender_unit_id).public_id,
         "recipient_unit": fiche.recipient_unit.public_id,
         "recipient_institution": recipient.public_id,
         "content_sha256": sha256_hex(content),
@@ -187,8 +194,7 @@ def countersign(ctx: Context, fiche: Fiche) -> None:
                        epoch=document.epoch, at=ctx.now, version=fiche.version,
                        fiche_id=fiche.id)
     ctx.documents.destroy(document)
-    manifest = verify_manifest(keystore, SignedManifest.from_bytes(fiche.manifest or b""),
-                               expected_owner=owner)
+    manifest = routing.verified(ctx, fiche, fiche.manifest or b"", fiche.version)
     manifest["pdf_sha256"] = sha256_hex(pdf)
     manifest["countersigned_by"] = ctx.user.public_id
     manifest["countersigned_at"] = ctx.now.isoformat()

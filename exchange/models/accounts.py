@@ -69,7 +69,9 @@ class RecoveryCode(Base):
 class LoginFailure(Base):
     """A failed password or second-factor attempt, keyed by account and by address.
 
-    Keys are SHA-256 digests, so the table never holds what was typed in the login field."""
+    Keys are HMAC-SHA256 under a key derived from the server's secret key
+    (`exchange.security.throttle`): the table never holds what was typed in the login field,
+    and a copy of it does not give it back."""
 
     __tablename__ = "login_failures"
 

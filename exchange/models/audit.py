@@ -1,6 +1,7 @@
-"""The audit trail: append-only events chained by SHA-256, the head of the chain, the
-platform-signed checkpoints of the head, and the allowance the purge job opens to delete
-events the retention period has passed (the database refuses any other change)."""
+"""The audit trail: append-only events chained by HMAC-SHA256 (SHA-256 before the chain was
+keyed), the head of the chain, the platform-signed checkpoints of the head, and the allowance
+the purge job opens to delete events the retention period has passed (the database refuses any
+other change)."""
 
 from __future__ import annotations
 
@@ -41,20 +42,25 @@ class AuditEvent(Base):
 
 
 class AuditHead(Base):
-    """One row: the last sequence number and hash. Updating it first serialises writers."""
+    """One row: the last sequence number and hash. Updating it first serialises writers.
+    `keyed_from` is the first event chained by HMAC (`exchange.audit`): 1 for a chain keyed
+    from its start, the head + 1 for one that existed before the chain was keyed; signed
+    checkpoints carry it, and nothing changes it."""
 
     __tablename__ = "audit_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+    keyed_from: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class AuditCheckpoint(Base):
     """The platform's Ed25519 signature over the chain's length and head hash at one moment
     (`exchange.audit_checkpoints`). `signed` is the SignedManifest; the other columns copy its
     payload for queries and are checked against it. Kinds: periodic, manual, prune (the cut
-    below which a purge deleted the events)."""
+    below which a purge deleted the events). The signed payload also numbers the checkpoint
+    (1, 2, ... in the order they are written), so that a deleted row shows."""
 
     __tablename__ = "audit_checkpoints"
 

@@ -54,6 +54,10 @@ class Fiche(Base):
     reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
     manifest: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     horizon: Mapped[date | None] = mapped_column(Date, index=True, nullable=True)
+    # When the sending (receiving) institution erased its share of the person (art. 17): the
+    # fiche stays for the other party only, and that side no longer sees it (exchange.policy).
+    sender_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    recipient_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     convention: Mapped[Convention] = relationship()
     person: Mapped[Person] = relationship()
@@ -101,6 +105,9 @@ class Accompaniment(Base):
     exit_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     horizon: Mapped[date | None] = mapped_column(Date, index=True, nullable=True)
+    # As on fiches: the side whose institution erased its share of the person no longer sees it.
+    advisor_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    social_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     person: Mapped[Person] = relationship()
     convention: Mapped[Convention] = relationship()

@@ -1,7 +1,8 @@
 """The people the fiches are about, and their consent.
 
 A person's identity is stored only encrypted (`identity`), under a per-person data key
-(`sealed_key`, itself sealed under the retention epoch and the platform key). Lookup goes
+(`sealed_key`, itself sealed under the person's share key, the retention epoch and the platform
+key: keys/README.md, "Personal fields"). Lookup goes
 through keyed blind indexes. `PersonUnit` says which units may see the person: the unit that
 created the record, and every unit that sent or received a fiche or shares an accompaniment.
 """

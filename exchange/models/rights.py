@@ -4,7 +4,9 @@
 Rows hold dates, fixed-list codes and opaque ids only. The person a request concerns is named
 by public id (no foreign key: the register outlives an erasure) and by the blind index of the
 name and birth date the DPO typed, so a request about a person not (yet) found can be matched
-later. Every free text — the answer to a request, a breach's nature, consequences and measures
+later. A request about a person only a partner institution holds is passed on: the partner's
+register gets a request of its own whose `source_request_id` names the one it came from.
+Every free text — the answer to a request, a breach's nature, consequences and measures
 — lives in a sealed document readable by the DPO's institution only.
 """
 
@@ -37,6 +39,8 @@ class RightsRequest(Base):
         ForeignKey("documents.id", ondelete="SET NULL"), nullable=True)
     answered_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    source_request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("rights_requests.id"), index=True, nullable=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -14,8 +14,8 @@ from exchange.services import Services
 
 
 def init_web(app: Flask, services: Services) -> None:
-    from exchange.security import headers
-    from exchange.web import errors, guard, helpers
+    from exchange.security import headers, origin
+    from exchange.web import converters, errors, guard, helpers
     from exchange.web.accounts import load_user
     from exchange.web.blueprints import register_blueprints
 
@@ -38,6 +38,8 @@ def init_web(app: Flask, services: Services) -> None:
     login.user_loader(load_user)
     login.init_app(app)
     CSRFProtect(app)
+    origin.init_app(app, settings)  # the token's companion: Origin / Sec-Fetch-Site
+    converters.init_app(app)  # before the rules that use them
     register_blueprints(app)
     guard.init_app(app)
     errors.init_app(app)

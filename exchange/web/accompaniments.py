@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from exchange.domain import accompaniment as rules
@@ -22,7 +23,7 @@ from exchange.domain.fields import date_error, parse_iso_date
 from exchange.fiches import accompaniments
 from exchange.fiches.common import Context
 from exchange.models.fiches import Accompaniment, Fiche
-from exchange.policy import NotVisible, visible_accompaniment
+from exchange.policy import WRITER_ROLES, visible_accompaniment
 from exchange.web.fiche_forms import FORMAT, acting, public_id, refuse
 from exchange.web.fiches import person_url
 from exchange.web.helpers import services
@@ -66,10 +67,8 @@ def index() -> str:
 
 
 def _accompaniment(ctx: Context, pid: str) -> Accompaniment:
-    try:
-        return visible_accompaniment(ctx.session, ctx.user, public_id(pid))
-    except NotVisible:
-        abort(404)
+    """NotVisible leaves the view: the audited 404 of `exchange.web.errors`."""
+    return visible_accompaniment(ctx.session, ctx.user, public_id(pid))
 
 
 def _page(ctx: Context, a: Accompaniment, errors: dict[str, str] | None = None,
@@ -80,6 +79,7 @@ def _page(ctx: Context, a: Accompaniment, errors: dict[str, str] | None = None,
         "accompaniments/show.html", a=a, status=status(a), alerts=alerts(a, today),
         orientation=orientation, errors=errors or {}, values=values or {},
         today=today.isoformat(), entry_deadline=rules.entry_deadline(a.proposal_date),
+        pair=accompaniments.is_pair(ctx, a), pair_only=accompaniments.PAIR_ONLY,
         can_renew=a.entry_date is not None and not a.renewed and a.exit_date is None,
         person_url=person_url(a.person.public_id), **FORMAT), code
 
@@ -94,7 +94,12 @@ def _change(pid: str, call: Callable[[Context, Accompaniment], object], done: st
             values: dict[str, str] | None = None,
             errors: dict[str, str] | None = None) -> tuple[str, int] | BaseResponse:
     """Run one use case on the accompaniment; a form error shows the page again with the
-    message next to the field, another refusal is flashed; both are rolled back and recorded."""
+    message next to the field, another refusal is flashed; both are rolled back and recorded.
+    A user without a writer role (a unit manager) is refused whatever the id, as for a new
+    fiche (403, recorded as ``access.refused``); a colleague outside the pair is refused by the
+    use case."""
+    if not current_user.has_role(*WRITER_ROLES):
+        abort(403)
     with acting() as ctx:
         a = _accompaniment(ctx, pid)
         try:

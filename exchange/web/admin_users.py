@@ -1,6 +1,12 @@
 """Administration of staff accounts: creation, roles and unit, disabling, password and
 second-factor resets. Whatever takes a credential away also revokes the account's sessions in
-the same transaction, so the next request of that person lands on the sign-in page."""
+the same transaction, so the next request of that person lands on the sign-in page.
+
+An administrator holds no role that opens personal data, and cannot give themself one: their
+own roles are not theirs to change, nor, once they hold such a role, their own unit. Every grant
+of a role that opens personal data (to a new account, to an account, or carried into another
+institution by a change of unit) is one `user.role_granted.<role>` event about the account,
+which the DPO of the account's institution sees (`exchange.web.dpo_grants`)."""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from wtforms.fields.choices import SelectChoice
 
 from exchange.models.accounts import RecoveryCode, User, UserRole
 from exchange.models.org import Institution, Unit
+from exchange.policy import ROLES_WITH_PERSONS
 from exchange.security.passwords import policy_problem
 from exchange.security.sessions import revoke_user_sessions
 from exchange.web.admin_common import one, page, prefilled, save_changes
@@ -28,6 +35,16 @@ from exchange.web.helpers import reading, record, services, unit_of_work
 
 OWN_ACCOUNT = ("Vous ne pouvez pas faire cette opération sur votre propre compte : demandez-la à "
                "un autre administrateur.")
+OWN_ROLES = ("Vous ne pouvez pas modifier vos propres rôles : demandez-le à un autre "
+             "administrateur.")
+OWN_UNIT = ("Vous ne pouvez pas changer votre propre structure tant que vous avez un rôle qui "
+            "donne accès à des données personnelles : demandez-le à un autre administrateur.")
+# The roles that open persons, fiches or (for the DPO: art. 15 exports, searches by person)
+# personal data: granting one is shown to the DPO of the account's institution.
+PERSONAL_DATA_ROLES = ROLES_WITH_PERSONS | {"dpo"}
+# One action per role, about the account (object type "user"): the DPO's journal names the role
+# and finds the event among the events about the institution's accounts.
+ROLE_GRANTED = "user.role_granted."
 
 
 def _with_unit() -> tuple[object, ...]:
@@ -72,6 +89,20 @@ def _set_roles(row: User, roles: set[str]) -> bool:
     return changed
 
 
+def _granted(row: User | None, roles: set[str], unit: Unit) -> list[str]:
+    """The roles opening personal data that `roles` gives the account in `unit`'s institution
+    and that it did not hold there: new ones, or all of them when it changes institution."""
+    sensitive = roles & PERSONAL_DATA_ROLES
+    if row is not None and row.unit.institution_id == unit.institution_id:
+        sensitive -= row.roles
+    return sorted(sensitive)
+
+
+def _record_grants(s: Session, row: User, roles: list[str]) -> None:
+    for role in roles:
+        record(s, ROLE_GRANTED + role, object_type="user", object_id=row.public_id)
+
+
 def user_new() -> Response | tuple[str, int]:
     svc = services()
     with unit_of_work() as s:
@@ -90,10 +121,12 @@ def user_new() -> Response | tuple[str, int]:
                            password_hash=svc.passwords.hash(form.password.data),
                            must_change_password=True, active=True, totp_last_step=0,
                            created_at=svc.clock.now())
-                _set_roles(row, set(form.roles.data))
+                roles = set(form.roles.data)
+                _set_roles(row, roles)
                 s.add(row)
                 s.flush()
                 record(s, "user.created", object_type="user", object_id=row.public_id)
+                _record_grants(s, row, _granted(None, roles, units[form.unit.data]))
                 flash("Compte créé. Communiquez le mot de passe initial à la personne par un "
                       "autre canal : elle le changera et activera son second facteur à sa "
                       "première connexion.", "success")
@@ -108,18 +141,24 @@ def user_edit(pid: str) -> Response | tuple[str, int]:
             "display_name": row.display_name, "email": row.email,
             "unit": row.unit.public_id, "roles": sorted(row.roles)})
         units = _units(s, form)
+        own = row.id == current_user.id
         if form.validate_on_submit():
-            roles = set(form.roles.data)
-            if row.id == current_user.id and "admin" not in roles:
-                refuse(form.roles, "Vous ne pouvez pas retirer votre propre rôle "
-                                   "d'administrateur.")
+            roles, unit = set(form.roles.data), units[form.unit.data]
+            if own and roles != row.roles:
+                refuse(form.roles, OWN_ROLES)
+            elif own and unit.id != row.unit_id and row.roles & PERSONAL_DATA_ROLES:
+                refuse(form.unit, OWN_UNIT)
             else:
+                granted = _granted(row, roles, unit)
                 save_changes(s, row, {
                     "display_name": form.display_name.data, "email": form.email.data,
-                    "unit_id": units[form.unit.data].id}, "user.updated", "Compte modifié.",
+                    "unit_id": unit.id}, "user.updated", "Compte modifié.",
                     changed=_set_roles(row, roles))
+                _record_grants(s, row, granted)
                 return redirect(url_for("admin.user", pid=row.public_id))
-        return page("admin/user_form.html", form, user=row)
+            record(s, "user.own_roles_refused", outcome="refused", object_type="user",
+                   object_id=row.public_id)
+        return page("admin/user_form.html", form, user=row, own=own)
 
 
 def _confirmed_other(s: Session, pid: str) -> User | Response:

@@ -1,11 +1,13 @@
 """Sign-in with a password and a mandatory TOTP second factor; enrolment; password change.
 
 A failed sign-in gives the same answer whether the account exists or not. The session gets a
-new token after the password and again after the second factor.
+new token after the password and again after the second factor. Password and code guesses, at
+sign-in and on the password-change form, are slowed down by `exchange.security.throttle`.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
@@ -35,7 +37,7 @@ from exchange.web.helpers import (
 bp = Blueprint("auth", __name__, url_prefix="/connexion")
 
 GENERIC_FAILURE = "Identifiant ou mot de passe incorrect."
-THROTTLED = "Trop de tentatives de connexion. Réessayez dans quelques minutes."
+THROTTLED = "Trop de tentatives. Réessayez dans {delay}."
 PENDING_FOR = timedelta(minutes=5)
 TOTP_BOX = "totp-secret"
 
@@ -69,6 +71,22 @@ def _server_session() -> ServerSession:
     return current
 
 
+def _address() -> str:
+    return client_address() or "unknown"
+
+
+def _throttled(template: str, form: FlaskForm, wait: timedelta) -> tuple[str, int, dict[str, str]]:
+    """The form again, 429, saying how long to wait; the same for every account, known or not."""
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    if seconds < 60:
+        delay = f"{seconds} seconde{'s' if seconds > 1 else ''}"
+    else:
+        minutes = math.ceil(seconds / 60)
+        delay = f"{minutes} minute{'s' if minutes > 1 else ''}"
+    flash(THROTTLED.format(delay=delay), "error")
+    return render_template(template, form=form), 429, {"Retry-After": str(seconds)}
+
+
 def _pending_user(s: Session) -> User | None:
     """The account whose password was just checked, if that happened in the last minutes."""
     uid, since = session.get("pending_uid"), session.get("pending_at")
@@ -81,7 +99,7 @@ def _pending_user(s: Session) -> User | None:
 
 
 @bp.route("/", methods=["GET", "POST"])
-def login() -> str | Response:
+def login() -> str | Response | tuple[str, int, dict[str, str]]:
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
@@ -89,14 +107,14 @@ def login() -> str | Response:
         svc = services()
         now = svc.clock.now()
         username = form.username.data.strip()
-        address = client_address() or "unknown"
+        address = _address()
         with unit_of_work() as s:
             user = _account(s, username)
-            if svc.throttle.blocked(s, username, address, now):
+            wait = svc.throttle.wait(s, username, address, now)
+            if wait:
                 record(s, "login.throttled", outcome="refused", object_type="user",
                        object_id=user.public_id if user else None)
-                flash(THROTTLED, "error")
-                return render_template("auth/login.html", form=form), 429
+                return _throttled("auth/login.html", form, wait)
             stored = user.password_hash if user else None
         # argon2 runs outside any unit of work: in the embedded mode a unit of work holds
         # SQLite's write lock (BEGIN IMMEDIATE), and concurrent sign-ins queued every request
@@ -138,7 +156,7 @@ def _complete_login(s: Session, user: User) -> SignedIn:
     svc = services()
     now = svc.clock.now()
     user.last_login_at = now
-    svc.throttle.succeed(s, user.username, now)
+    svc.throttle.succeed(s, user.username, _address())
     audit.record(s, "login.success", at=now, actor=actor_for(user), object_type="user",
                  object_id=user.public_id, address=client_address())
     return SignedIn(user)
@@ -158,7 +176,7 @@ def _finish(signed_in: SignedIn) -> Response:
 
 
 @bp.route("/second-facteur", methods=["GET", "POST"])
-def second_factor() -> str | Response:
+def second_factor() -> str | Response | tuple[str, int, dict[str, str]]:
     form = CodeForm()
     svc = services()
     # Showing the form writes nothing: a reading.
@@ -170,12 +188,12 @@ def second_factor() -> str | Response:
         if not form.validate_on_submit():
             return render_template("auth/second_factor.html", form=form)
         now = svc.clock.now()
-        address = client_address() or "unknown"
-        if svc.throttle.blocked(s, user.username, address, now):
+        address = _address()
+        wait = svc.throttle.wait(s, user.username, address, now)
+        if wait:
             record(s, "login.throttled", outcome="refused", actor=actor_for(user),
                    object_type="user", object_id=user.public_id)
-            flash(THROTTLED, "error")
-            return render_template("auth/second_factor.html", form=form), 429
+            return _throttled("auth/second_factor.html", form, wait)
         code = form.code.data.strip()
         secret = svc.secret_box(TOTP_BOX).open(user.totp_secret, user.public_id.encode()).decode()
         step = totp.matching_step(secret, code, now, user.totp_last_step)
@@ -272,15 +290,27 @@ def logout() -> Response:
 
 
 @bp.route("/mot-de-passe", methods=["GET", "POST"])
-def change_password() -> str | Response:
+def change_password() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     form = ChangePasswordForm()
     if not form.validate_on_submit():
         return render_template("auth/change_password.html", form=form)
     svc = services()
+    address = _address()
     with unit_of_work() as s:
         user = load_user_row(s, current_user.id)
         assert user is not None
+        now = svc.clock.now()
+        # A stolen session must not become a way to guess the password (and then change it):
+        # the form shares the sign-in's counters.
+        wait = svc.throttle.wait(s, user.username, address, now)
+        if wait:
+            record(s, "password.change_throttled", outcome="refused", object_type="user",
+                   object_id=user.public_id)
+            return _throttled("auth/change_password.html", form, wait)
         if not svc.passwords.verify(user.password_hash, form.current.data):
+            svc.throttle.fail(s, user.username, address, now)
+            record(s, "password.change_failure", outcome="failure", object_type="user",
+                   object_id=user.public_id)
             form.current.errors = ["Mot de passe actuel incorrect."]
             return render_template("auth/change_password.html", form=form), 400
         problem = policy_problem(form.new.data, username=user.username)
@@ -289,11 +319,11 @@ def change_password() -> str | Response:
         if problem:
             form.new.errors = [problem]
             return render_template("auth/change_password.html", form=form), 400
-        now = svc.clock.now()
         user.password_hash = svc.passwords.hash(form.new.data)
         user.must_change_password = False
         user.password_changed_at = now
         revoke_user_sessions(s, user.id, now)
+        svc.throttle.succeed(s, user.username, address)
         record(s, "password.changed", object_type="user", object_id=user.public_id)
     logout_user()
     server = _server_session()

@@ -4,6 +4,11 @@ audit log, with its CSV export. Reserved to the dpo role by the guard (BLUEPRINT
 Every search and every export is itself an audit event. The search form is posted, so that a
 name typed by the DPO never reaches a URL, a log line or the browser's history; pages after
 the first re-post the same form with the last sequence number shown.
+
+The DPO searches their own institution's events only: the criteria carry the institution
+(`exchange.policy.dpo_audit_scope`), the units offered are its units, a person or an account
+is looked for among its own. The status panel is the platform's chain as a whole (one chain,
+counts and signed heads only, no event).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
@@ -35,6 +41,7 @@ from exchange.audit_search import Criteria, PersonMatch
 from exchange.domain.clock import PARIS
 from exchange.models.audit import AuditCheckpoint, AuditHead
 from exchange.models.org import Institution, Unit
+from exchange.policy import dpo_institution
 from exchange.web.forms_admin import INVALID_DATE, AdminForm, ConfirmForm, _strip
 from exchange.web.helpers import client_address, current_actor, record, services, unit_of_work
 
@@ -73,11 +80,20 @@ class SearchForm(AdminForm):
         return ok
 
 
+def _institution() -> int:
+    """The DPO's institution, the scope of every search (the guard admits DPOs only)."""
+    found = dpo_institution(current_user)
+    if found is None:
+        abort(403)
+    return found
+
+
 def _search_form(session: Session) -> SearchForm:
     form = SearchForm()
     units = session.execute(
         select(Unit.public_id, Unit.name, Institution.name)
         .join(Institution, Unit.institution_id == Institution.id)
+        .where(Institution.id == _institution())
         .order_by(Institution.name, Unit.name)).all()
     form.unit.choices = [ANY, *(SelectChoice(pid, f"{name} ({institution})")
                                 for pid, name, institution in units)]
@@ -150,21 +166,26 @@ def _criteria(s: Session, form: SearchForm) -> tuple[Criteria, PersonMatch | Non
     match = None
     objects = None
     problem = None
+    institution = _institution()
     if form.last_name.data and form.birth_date.data:
         match = audit_search.person_records(s, services().keystore(s), form.last_name.data,
-                                            form.birth_date.data)
+                                            form.birth_date.data, institution_id=institution)
         objects = match.objects
         if not match.persons:
-            problem = "Aucune personne enregistrée ne porte ce nom avec cette date de naissance."
+            problem = ("Aucune personne de votre institution ne porte ce nom avec cette date "
+                       "de naissance.")
     user_id = None
     if form.username.data:
-        user_id = audit_search.user_public_id(s, form.username.data)
+        user_id = audit_search.user_public_id(s, form.username.data,
+                                              institution_id=institution)
         if user_id is None:
-            problem = problem or "Aucun compte ne porte cet identifiant de connexion."
+            problem = problem or ("Aucun compte de votre institution ne porte cet identifiant "
+                                  "de connexion.")
             objects = ()
     since, until = audit_search.paris_day_bounds(form.date_from.data, form.date_to.data)
-    criteria = Criteria(objects=objects, user_id=user_id, unit_id=form.unit.data or None,
-                        action=form.action.data or None, since=since, until=until)
+    criteria = Criteria(institution_id=institution, objects=objects, user_id=user_id,
+                        unit_id=form.unit.data or None, action=form.action.data or None,
+                        since=since, until=until)
     return criteria, match, problem
 
 

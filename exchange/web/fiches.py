@@ -2,10 +2,13 @@
 fiche and its transitions, the unit's inbox and outgoing fiches, downloads.
 
 Each view runs one unit of work and calls the use cases of ``exchange.fiches``, which check the
-transition, seal, sign and write the audit event. The views map what they raise: an object the
-user may not see is a 404 (``NotVisible``); a refusal (``DomainError``) is rolled back, recorded
-as ``fiche.refused`` and shown in French; a tampered fiche (``FicheTampered``, already recorded
-by the use case) is committed and answered 409 with the TAMPERED message, never shown.
+transition, seal, sign and write the audit event. Every view finds its fiche through
+``routing.fiche_for``, which compares the row with its signed manifest. The views map what
+they raise: an object the user may not see is a 404 (``NotVisible``, recorded as a refusal by
+``exchange.web.errors``); a refusal (``DomainError``) is rolled back, recorded as
+``fiche.refused`` and shown in French; a tampered fiche (``FicheTampered``, already recorded by
+the use case) is committed and answered 409 with the TAMPERED message, never shown; a row that
+disagrees with its manifest (``FicheTampered`` from the lookup) is recorded by ``tampered``.
 
 Lists carry no personal data: the person's name appears only on the fiche's page, from the
 decrypted content, whose opening is audited (``fiche.opened`` / ``fiche.viewed``).
@@ -39,19 +42,25 @@ from exchange.domain.vocabulary import (
     FicheState,
     SocialBarrier,
 )
-from exchange.fiches import decisions, drafts, reading, rectification, sending, signing
+from exchange.fiches import (
+    decisions,
+    drafts,
+    reading,
+    rectification,
+    routing,
+    sending,
+    signing,
+)
 from exchange.fiches.common import TAMPERED, Context, FicheError, FicheTampered
 from exchange.models.accounts import User
 from exchange.models.fiches import Accompaniment, Fiche, FicheVersion
 from exchange.models.people import Person
 from exchange.policy import (
     WRITER_ROLES,
-    NotVisible,
     accompaniment_query,
     fiche_query,
     is_recipient,
     is_sender,
-    visible_fiche,
     visible_person,
 )
 from exchange.web.fiche_forms import (
@@ -85,17 +94,14 @@ ROLES = ("social_worker", "advisor", "unit_manager")
 
 
 def _fiche(ctx: Context, pid: str) -> Fiche:
-    try:
-        return visible_fiche(ctx.session, ctx.user, public_id(pid))
-    except NotVisible:
-        abort(404)
+    """Every view's way to a fiche (`routing.fiche_for`): NotVisible is the audited 404
+    (`exchange.web.errors`); FicheTampered, a row that is not what its manifest signs, is
+    answered by `tampered` below."""
+    return routing.fiche_for(ctx, public_id(pid))
 
 
 def _person(ctx: Context, pid: str) -> Person:
-    try:
-        return visible_person(ctx.session, ctx.user, public_id(pid))
-    except NotVisible:
-        abort(404)
+    return visible_person(ctx.session, ctx.user, public_id(pid))
 
 
 def _to_fiche(pid: str, anchor: str | None = None) -> BaseResponse:
@@ -142,6 +148,23 @@ def attempt(ctx: Context, pid: str, call: Callable[[], object]) -> bool:
 def _unavailable(fiche: Fiche, message: str, status: int) -> tuple[str, int]:
     return render_template("fiches/unavailable.html", fiche=fiche, message=message,
                            tampered=status == 409, **FORMAT), status
+
+
+@bp.errorhandler(FicheTampered)
+def tampered(_: FicheTampered) -> tuple[str, int]:
+    """A tampered fiche that left its view unrecorded — found when the fiche was looked up
+    (`routing.check_row`), so the view's transaction, reading or unit of work, ended with the
+    error: ``fiche.tampered`` is recorded here, in a unit of work of its own, and the page
+    shows the fiche's row, never its content."""
+    pid = str((request.view_args or {}).get("pid", ""))
+    with acting() as ctx:
+        ctx.record("fiche.tampered", object_id=pid if PUBLIC_ID.match(pid) else None,
+                   outcome="failure")
+        fiche = ctx.session.scalar(fiche_query(ctx.user).where(Fiche.public_id == pid))
+        if fiche is None:  # the row changed again since: no header to show
+            return render_template("error.html", code=409, title="Fiche altérée",
+                                   text=TAMPERED), 409
+        return _unavailable(fiche, TAMPERED, 409)
 
 
 def _actions(ctx: Context, fiche: Fiche) -> set[str]:

@@ -119,7 +119,7 @@ def _not_visible_is_404(view: F) -> F:
         try:
             return view(*args, **kwargs)
         except NotVisible:
-            abort(404)
+            raise  # answered 404 and recorded as a refusal by exchange.web.errors
 
     return wrapper  # type: ignore[return-value]
 

@@ -2,7 +2,10 @@
 for the DPO the signed deletion reports and the legal holds.
 
 Referents (social workers, advisors) and unit managers see their unit's items; the DPO sees
-every item. The lists carry metadata only (`retention.notice`). Ids travel in form bodies.
+the items, and places, sees and lifts the legal holds, of their own institution
+(`exchange.policy`: its share of fiches and accompaniments, its persons, the holds its staff
+placed). The signed deletion reports are the platform sweep's, opaque ids only. The lists
+carry metadata only (`retention.notice`). Ids travel in form bodies.
 """
 
 from __future__ import annotations
@@ -10,13 +13,24 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from exchange.models.fiches import Accompaniment, Fiche
-from exchange.policy import NotVisible, accompaniment_query, fiche_query
+from exchange.models.people import Person
+from exchange.policy import (
+    NotVisible,
+    accompaniment_query,
+    dpo_fiche_query,
+    dpo_institution,
+    dpo_person_query,
+    fiche_query,
+    institution_users,
+    share_accompaniments,
+)
 from exchange.web.helpers import (
     client_address,
     current_actor,
@@ -75,6 +89,8 @@ def index() -> str:
     with reading() as s:
         items = notice.upcoming(s, svc.clock.today(), days=days,
                                 unit_id=None if dpo else current_user.unit_id)
+        if dpo:
+            items = _institution_items(s, items)
     return render_template("retention/index.html", items=items, days=days, dpo=dpo,
                            may_mark=current_user.has_role(*MARKERS), form=MarkForm())
 
@@ -88,10 +104,7 @@ def mark() -> WerkzeugResponse:
         abort(400)
     svc = services()
     with unit_of_work() as s:
-        try:
-            target = _visible(s, form.kind.data or "", form.item.data or "")
-        except NotVisible:
-            abort(404)
+        target = _visible(s, form.kind.data or "", form.item.data or "")  # NotVisible: 404
         holds.mark_no_longer_needed(
             s, target, day=svc.clock.today(), by_user_id=current_user.id,
             actor=current_actor(), at=svc.clock.now(), sealing=_sealing(s),
@@ -110,8 +123,41 @@ def _visible(s: Session, kind: str, public_id: str) -> Fiche | Accompaniment:
         found = s.scalar(accompaniment_query(current_user).where(
             Accompaniment.public_id == public_id))
     if found is None:
-        raise NotVisible(public_id)
+        raise NotVisible(public_id, kind if kind in ("fiche", "accompaniment") else None)
     return found
+
+
+def _institution_items(s: Session, items: list[notice.Upcoming]) -> list[notice.Upcoming]:
+    """The DPO's institution's share of the items (a partner's are the partner's DPO's)."""
+    institution = dpo_institution(current_user)
+    assert institution is not None  # _dpo_only's role, checked by the caller
+    ids = [i.public_id for i in items]
+    ours = set(s.scalars(dpo_fiche_query(current_user).with_only_columns(Fiche.public_id)
+                         .where(Fiche.public_id.in_(ids))))
+    ours |= set(s.scalars(select(Accompaniment.public_id).where(
+        Accompaniment.public_id.in_(ids), share_accompaniments(institution))))
+    return [i for i in items if i.public_id in ours]
+
+
+_NOT_HELD = ("Aucune donnée conservée ne porte cet identifiant (déjà supprimée, ou "
+             "identifiant erroné).")
+
+
+def _may_hold(s: Session, kind: str, public_id: str) -> bool:
+    """A DPO holds their own institution's persons and fiches only."""
+    if kind == "person":
+        query = dpo_person_query(current_user).where(Person.public_id == public_id)
+    elif kind == "fiche":
+        query = dpo_fiche_query(current_user).where(Fiche.public_id == public_id)
+    else:
+        return True  # the use case refuses an unknown kind with its own message
+    return s.scalar(query) is not None
+
+
+def _own_hold(s: Session, public_id: str) -> bool:
+    return s.scalar(select(LegalHold.id).where(
+        LegalHold.public_id == public_id,
+        LegalHold.placed_by_id.in_(institution_users(current_user.institution.id)))) is not None
 
 
 @bp.route("/rapports")
@@ -144,6 +190,8 @@ def hold_list() -> str | WerkzeugResponse:
     if form.validate_on_submit():
         with unit_of_work() as s:
             try:
+                if not _may_hold(s, form.kind.data or "", (form.target.data or "").strip()):
+                    raise holds.HoldError(_NOT_HELD)
                 holds.place_hold(
                     s, kind=form.kind.data or "", public_id=(form.target.data or "").strip(),
                     reason_code=form.reason.data or "", note=form.note.data or "",
@@ -164,8 +212,9 @@ def _holds_page(form: HoldForm) -> str:
     svc = services()
     box = svc.secret_box(holds.NOTE_PURPOSE)
     with reading() as s:
+        mine = set(s.scalars(institution_users(current_user.institution.id)))
         rows: list[tuple[LegalHold, str]] = [(h, holds.read_note(box, h))
-                                             for h in holds.holds(s)]
+                                             for h in holds.holds(s) if h.placed_by_id in mine]
     return render_template("retention/holds.html", form=form, holds=rows,
                            lift_form=LiftForm(), reasons=holds.REASONS)
 
@@ -179,6 +228,8 @@ def hold_lift() -> WerkzeugResponse:
     svc = services()
     with unit_of_work() as s:
         try:
+            if not _own_hold(s, form.hold.data or ""):
+                raise holds.HoldError("Cette conservation n'existe pas ou a déjà été levée.")
             holds.lift_hold(s, form.hold.data or "", by_user_id=current_user.id,
                             actor=current_actor(), at=svc.clock.now(), sealing=_sealing(s),
                             address=client_address())

@@ -6,6 +6,14 @@ Names and birth dates travel only in POST bodies; URLs carry public ids of reque
 breaches. The use cases (`exchange.rights`) write the audit events; a refusal is shown as a
 flashed message after its event is committed.
 
+A DPO sees their own institution's register and persons only (`exchange.rights`, through
+`exchange.policy`). An id of another institution's request, breach or fiche answers 404, as an
+id that does not exist, and the refusal is audited (``access.refused``): `rights.NotFound` is
+a `policy.NotVisible`, left to leave the view for the app's handler (`exchange.web.errors`),
+after the use case's unit of work has rolled back. A request about a
+person only partners hold is passed on to them and says so; one about a person shared with
+partners may be passed on to them with one button.
+
 Reminders: requests overdue or due within seven days head the register's page. No e-mail is
 sent: the DPO's page is where the work is done, and an e-mail would have to say something about
 a person to be useful.
@@ -16,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -49,7 +56,6 @@ from exchange.web.persons import IdentityForm
 
 bp = Blueprint("rights", __name__, url_prefix="/dpo/droits")
 
-F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 _FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -102,14 +108,18 @@ class RestrictionForm(AdminForm):
 
 
 class ErasureForm(AdminForm):
-    confirm = BooleanField("Je confirme l'effacement définitif de toutes les données de cette "
-                           "personne (identité, consentements, fiches, pièces jointes, "
-                           "accompagnements).", validators=[
+    confirm = BooleanField("Je confirme l'effacement définitif de toutes les données que mon "
+                           "institution détient sur cette personne (liens, consentements, "
+                           "accès aux fiches et pièces jointes, accompagnements).", validators=[
                                DataRequired("Cochez la case pour confirmer l'effacement.")])
 
 
 class ExportForm(AdminForm):
     """A button (a download, a request to a unit): the form carries only the CSRF token."""
+
+
+class TransmitForm(AdminForm):
+    institution = HiddenField()
 
 
 class BreachForm(AdminForm):
@@ -164,17 +174,6 @@ def _flash_form_errors(form: AdminForm) -> None:
     flash(" ".join(e for errs in form.errors.values() for e in errs), "error")
 
 
-def _not_found_is_404(view: F) -> F:
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return view(*args, **kwargs)
-        except rights.NotFound:
-            abort(404)
-
-    return wrapper  # type: ignore[return-value]
-
-
 def _to_utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(tzinfo=PARIS).astimezone(UTC)
 
@@ -215,7 +214,7 @@ def index() -> str:
         found = rights.reminders(ctx)
         rows = rights.requests(ctx)
         return render_template("rights/index.html", reminders=found, requests=rows,
-                               today=ctx.today)
+                               relays=rights.relays(ctx, rows), today=ctx.today)
 
 
 @bp.route("/demandes/nouvelle", methods=["GET", "POST"])
@@ -235,14 +234,25 @@ def new_request() -> str | BaseResponse:
             form.last_name.errors = [str(error)]
             return render_template("rights/new_request.html", form=form)
         rid, found = created.public_id, created.person_public_id is not None
-    flash("Demande enregistrée. " + ("La personne a été retrouvée." if found else
-          "Aucune personne enregistrée ne correspond : la demande est suivie sans dossier "
-          "rattaché."), "success" if found else "info")
+        sent_to = [r.institution_id for r in rights.relayed_to(ctx, created)]
+        names = [i.name for i in rights.institution_names(ctx, sent_to).values()]
+    flash("Demande enregistrée. " + _found_message(found, names),
+          "success" if found or names else "info")
     return _back(rid)
 
 
+def _found_message(found: bool, partners: list[str]) -> str:
+    if found:
+        return "La personne a été retrouvée."
+    if partners:
+        return (f"La personne n'est pas connue de votre institution mais de : "
+                f"{', '.join(partners)}. La demande a été transmise à son délégué à la "
+                "protection des données ; informez-en la personne.")
+    return ("Aucune personne enregistrée ne correspond : la demande est suivie sans dossier "
+            "rattaché.")
+
+
 @bp.route("/demandes/<rid>")
-@_not_found_is_404
 def request_page(rid: str) -> str | tuple[str, int]:
     with _context() as ctx:
         req = rights.request_for(ctx, rid)
@@ -251,18 +261,21 @@ def request_page(rid: str) -> str | tuple[str, int]:
         except rights.RightsError as error:
             answer = str(error)
         person = rights.person_of(ctx, req)
-        history = rights.restriction_history(ctx, req.person_public_id) \
-            if req.person_public_id else []
+        history = rights.restriction_history(ctx, person.public_id) if person else []
         update = UpdateForm(data={"status": req.status})
+        relays = rights.relays(ctx, [req])
         return render_template(
             "rights/request.html", req=req, answer=answer, person=person, history=history,
             update=update, attach=SubjectFields(), restriction=RestrictionForm(),
             erasure=ErasureForm(), export=ExportForm(), allowed=rights.ALLOWED[req.kind],
-            fiches=rights.fiches_of_request(ctx, req), today=ctx.today)
+            fiches=rights.fiches_of_request(ctx, req), today=ctx.today,
+            sent_to=relays.sent_to.get(req.id, []),
+            received_from=relays.received_from.get(req.id),
+            partners=rights.partners_of(ctx, req), transmit=TransmitForm(),
+            restricted_by=rights.restricted_by(ctx, person) if person else None)
 
 
 @bp.route("/demandes/<rid>/suivi", methods=["POST"])
-@_not_found_is_404
 def update_request(rid: str) -> BaseResponse:
     form = UpdateForm()
     if not form.validate_on_submit():
@@ -276,7 +289,6 @@ def update_request(rid: str) -> BaseResponse:
 
 
 @bp.route("/demandes/<rid>/personne", methods=["POST"])
-@_not_found_is_404
 def attach(rid: str) -> BaseResponse:
     form = SubjectFields()
     if not form.validate_on_submit():
@@ -287,12 +299,28 @@ def attach(rid: str) -> BaseResponse:
         ft_identifier=form.ft_identifier.data or None))
     if done:
         flash("La personne a été retrouvée et rattachée." if person else
-              "Aucune personne enregistrée ne correspond.", "success" if person else "info")
+              "Aucune personne de votre institution ne correspond (si une institution "
+              "partenaire la connaît, la demande lui est transmise : voir ci-dessous).",
+              "success" if person else "info")
+    return _back(rid)
+
+
+@bp.route("/demandes/<rid>/transmission", methods=["POST"])
+def transmit(rid: str) -> BaseResponse:
+    """Pass a request about a shared person on to a partner that holds the person too: each
+    institution acts on its own share."""
+    form = TransmitForm()
+    if not form.validate_on_submit():
+        abort(400)
+    done, partner = _on_request(rid, lambda ctx, req: rights.transmit(
+        ctx, req, form.institution.data or ""))
+    if done and partner is not None:
+        flash(f"La demande est transmise au délégué à la protection des données de "
+              f"{partner.name} : elle figure dans son registre.", "success")
     return _back(rid)
 
 
 @bp.route("/demandes/<rid>/acces.<fmt>", methods=["POST"])
-@_not_found_is_404
 def access_export(rid: str, fmt: str) -> Response | BaseResponse:
     if fmt not in ("pdf", "json"):
         abort(404)
@@ -309,7 +337,6 @@ def access_export(rid: str, fmt: str) -> Response | BaseResponse:
 
 
 @bp.route("/demandes/<rid>/rectification", methods=["GET", "POST"])
-@_not_found_is_404
 def rectify(rid: str) -> str | BaseResponse:
     with _context() as ctx:
         req = rights.request_for(ctx, rid)
@@ -336,7 +363,6 @@ def rectify(rid: str) -> str | BaseResponse:
 
 
 @bp.route("/demandes/<rid>/fiches/<pid>/rectification", methods=["POST"])
-@_not_found_is_404
 def fiche_rectification(rid: str, pid: str) -> BaseResponse:
     """Ask the unit that sent a fiche to rectify it: the DPO names the fiche, never its
     content, which only the parties to the exchange read and rewrite."""
@@ -352,7 +378,6 @@ def fiche_rectification(rid: str, pid: str) -> BaseResponse:
 
 
 @bp.route("/demandes/<rid>/limitation", methods=["POST"])
-@_not_found_is_404
 def restriction(rid: str) -> BaseResponse:
     form = RestrictionForm()
     if not form.validate_on_submit():
@@ -367,7 +392,6 @@ def restriction(rid: str) -> BaseResponse:
 
 
 @bp.route("/demandes/<rid>/effacement", methods=["POST"])
-@_not_found_is_404
 def erase(rid: str) -> BaseResponse:
     form = ErasureForm()
     if not form.validate_on_submit():
@@ -477,7 +501,6 @@ def new_breach() -> str | BaseResponse:
 
 
 @bp.route("/violations/<bid>", methods=["GET", "POST"])
-@_not_found_is_404
 def breach_page(bid: str) -> str | BaseResponse:
     with _context() as ctx:
         breach = rights.breach_for(ctx, bid)

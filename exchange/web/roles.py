@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from exchange.models.org import Convention
-from exchange.web import dpo, indicators
+from exchange.web import dpo_grants, indicators
 from exchange.web.helpers import reading, services
 
 SPACES = {
@@ -50,4 +50,5 @@ def blueprints() -> list[Blueprint]:
     spaces = {name: _space(name, prefix, title) for name, (prefix, title) in SPACES.items()}
     # The coordinator's space and the unit manager's indicators: exchange.web.indicators.
     indicators.register_unit_views(spaces["manager"])
-    return [*spaces.values(), dpo.bp, indicators.coordinator]
+    # dpo_grants.bp is dpo.bp, with the page of role grants added at import.
+    return [*spaces.values(), dpo_grants.bp, indicators.coordinator]

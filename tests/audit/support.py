@@ -3,6 +3,8 @@ tampering someone holding the database could do (dropping the guards first)."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
-from exchange import audit
+from exchange import audit, audit_anchor
 from exchange.domain.clock import FixedClock
 from exchange.models.audit import AuditEvent, AuditHead
 from exchange.services import Services
@@ -58,6 +60,20 @@ def seqs(app: Flask) -> list[int]:
         return list(s.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)))
 
 
+def chain_key(app: Flask) -> bytes:
+    """The audit chain key: what someone who also holds the master key could use."""
+    return services_of(app).master.audit_chain_key()
+
+
+def anchor_path(app: Flask) -> Path:
+    return services_of(app).settings.epoch_key_dir / audit_anchor.FILE_NAME
+
+
+def anchor(app: Flask) -> audit_anchor.Anchor | None:
+    """The anchor file as the verification reads it."""
+    return audit_anchor.read(anchor_path(app), services_of(app).master.audit_anchor_key())
+
+
 def tamper(app: Flask, *statements: str | tuple[str, dict[str, Any]]) -> None:
     """Run SQL with the append-only guards switched off, as the owner of the database could."""
     svc = services_of(app)
@@ -79,9 +95,11 @@ def tamper(app: Flask, *statements: str | tuple[str, dict[str, Any]]) -> None:
             connection.execute(text("ALTER TABLE audit_checkpoints ENABLE TRIGGER USER"))
 
 
-def rewrite_from(app: Flask, seq: int, **changes: str) -> None:
+def rewrite_from(app: Flask, seq: int, *, key: bytes | None, **changes: str) -> None:
     """Edit event `seq` (object_id, purpose or outcome) and recompute every later hash and the
-    head: a consistent forgery that only a checkpoint kept elsewhere can reveal."""
+    head, with the chain key `key` (an insider holding the master key: a consistent forgery
+    that only a checkpoint kept elsewhere can reveal) or, with None, with plain SHA-256 (a
+    database writer without the master key)."""
     with services_of(app).db.unit_of_work() as s:
         rows = list(s.scalars(select(AuditEvent).where(AuditEvent.seq >= seq - 1)
                               .order_by(AuditEvent.seq)))
@@ -96,7 +114,7 @@ def rewrite_from(app: Flask, seq: int, **changes: str) -> None:
             for name, value in changes.items():
                 setattr(row, name, value)
         row.prev_hash = prev
-        row.hash = audit.event_hash(prev, audit.event_fields(row))
+        row.hash = audit.event_hash(prev, audit.event_fields(row), key=key)
         statements.append((
             "UPDATE audit_events SET prev_hash = :prev, hash = :hash, object_id = :object_id, "
             "purpose = :purpose, outcome = :outcome WHERE seq = :seq",
@@ -104,6 +122,37 @@ def rewrite_from(app: Flask, seq: int, **changes: str) -> None:
              "purpose": row.purpose, "outcome": row.outcome}))
         prev = row.hash
     statements.append(("UPDATE audit_head SET hash = :hash WHERE id = 1", {"hash": prev}))
+    tamper(app, *statements)
+
+
+def plain_sha(prev: str, fields: Sequence[str | None]) -> str:
+    """What a database writer without the master key computes: SHA-256, with nothing but
+    hashlib, of the chain's message (the previous hash and the fields, 0x1f between them, an
+    absent field as 0x00), the rule of the chain before it was keyed."""
+    message = "\x1f".join((prev, *("\x00" if f is None else f for f in fields)))
+    return hashlib.sha256(message.encode()).hexdigest()
+
+
+def rechain_plain(app: Flask, first: int) -> None:
+    """Chain the events stored from `first` on again with `plain_sha`, from the hash of the
+    event before, and move the head row to the last of them: the consistent chain a database
+    writer could build after editing, deleting, renumbering or inserting rows."""
+    with services_of(app).db.unit_of_work() as s:
+        rows = list(s.scalars(select(AuditEvent).where(AuditEvent.seq >= first - 1)
+                              .order_by(AuditEvent.seq)))
+        for row in rows:
+            s.expunge(row)
+    prev = rows[0].hash if rows[0].seq == first - 1 else rows[0].prev_hash
+    statements: list[str | tuple[str, dict[str, Any]]] = []
+    for row in rows:
+        if row.seq < first:
+            continue
+        digest = plain_sha(prev, audit.event_fields(row))
+        statements.append(("UPDATE audit_events SET prev_hash = :prev, hash = :hash "
+                           "WHERE seq = :seq", {"prev": prev, "hash": digest, "seq": row.seq}))
+        prev = digest
+    statements.append(("UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1",
+                       {"seq": rows[-1].seq, "hash": prev}))
     tamper(app, *statements)
 
 

@@ -1,6 +1,7 @@
 """The DPO's screens: reserved to the DPO, a search by person through the blind index that
 finds that person's events and no one else's, by user, unit, action and dates, keyset pages,
-the CSV export with formulas neutralised, and each search and export audited."""
+the CSV export with formulas neutralised, and each search and export audited. The DPO's
+institution's events only (tests/rights/test_dpo_scope.py checks a partner's stay out)."""
 
 from __future__ import annotations
 
@@ -83,8 +84,13 @@ def objects_of(app: Flask, person_pid: str) -> set[str]:
 
 
 def fill(app: Flask, clock: FixedClock, action: str, count: int, **fields: Any) -> list[int]:
+    """`count` events of a Département social worker (the DPO's institution's staff)."""
     svc = services_of(app)
     with svc.db.unit_of_work() as s:
+        user = s.scalar(select(User).where(User.username == "ts.montauban"))
+        assert user is not None
+        fields.setdefault("actor", audit.Actor(user.public_id, user.unit.public_id,
+                                               "social_worker"))
         made = [audit.record(s, action, at=clock.now(), **fields).seq for _ in range(count)]
     clock.advance(timedelta(seconds=1))
     return made
@@ -92,7 +98,8 @@ def fill(app: Flask, clock: FixedClock, action: str, count: int, **fields: Any) 
 
 # -- access ----------------------------------------------------------------------------------
 
-GETS = ["/dpo/", JOURNAL, "/dpo/points-de-controle/{checkpoint}.txt"]
+GETS = ["/dpo/", JOURNAL, "/dpo/points-de-controle/{checkpoint}.txt",
+        "/dpo/attributions-de-roles"]
 POSTS = [JOURNAL, JOURNAL + "/export", "/dpo/verifier-journal", "/dpo/points-de-controle"]
 OTHERS = ["admin", "ts.montauban", "rmds.montauban", "cft.montauban", "cm.francetravail"]
 
@@ -190,7 +197,7 @@ def test_search_by_birth_name_or_unknown_person(app: Flask, clock: FixedClock) -
     searches = {e.seq for e in events(app, AuditEvent.action == "audit.searched")}
     assert by_birth_name and [seq for seq in by_name if seq not in searches] == by_birth_name
     html = search(client, last_name="Durand", birth_date="1990-01-06")
-    assert shown(html) == [] and "Aucune personne enregistrée" in html
+    assert shown(html) == [] and "Aucune personne de votre institution" in html
     assert events(app, AuditEvent.action == "audit.searched")[0].object_id == "persons:0"
     assert [e.object_id for e in events(app, AuditEvent.action == "audit.searched")][1:] == [
         person.person, person.person]
@@ -281,7 +288,7 @@ def test_csv_export_streams_every_result_and_is_audited(app: Flask, clock: Fixed
     assert rows[0] == ["N°", "Date et heure (Paris)", "Rôle", "Structure", "Action", "Objet",
                        "Résultat", "Finalité"]
     assert [int(row[0]) for row in rows[1:]] == sorted(made, reverse=True)
-    assert rows[1][2:5] == ["Plateforme (tâche automatique)", "—", "Session expirée"]
+    assert rows[1][2:5] == ["Travailleur social", "MDS de Montauban", "Session expirée"]
     exported = events(app, AuditEvent.action == "audit.exported")
     assert len(exported) == 1 and exported[0].actor_user_id
 

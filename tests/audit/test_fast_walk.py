@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from exchange import audit, audit_walk
 from exchange.domain.clock import FixedClock
 from exchange.models.audit import AuditEvent, AuditHead
-from tests.audit.support import activity, head, services_of, tamper
+from tests.audit.support import activity, chain_key, head, services_of, tamper
 
 pytestmark = pytest.mark.sqlite_file  # the fast walk is SQLite's; PostgreSQL walks by reference
 
@@ -42,7 +42,14 @@ def reference(session: Session, start: tuple[int, str] = (1, audit.GENESIS),
     row = session.get(AuditHead, 1, populate_existing=True)
     assert row is not None
     return audit.verify_rows(audit.raw_rows(session, start[0], row.seq), start,
+                             key=key_of(session), keyed_from=row.keyed_from,
                              end=(row.seq, row.hash), marks=marks)
+
+
+def key_of(session: Session) -> bytes:
+    from exchange import audit_anchor
+
+    return audit_anchor.chain_key(session)
 
 
 def append(app: Flask, stored: dict[str, Any], hashed: dict[str, Any]) -> int:
@@ -54,7 +61,8 @@ def append(app: Flask, stored: dict[str, Any], hashed: dict[str, Any]) -> int:
     for number, (values, hashing) in enumerate(((stored, hashed), ({}, {})), start=seq + 1):
         row = {**PLAIN, **values}
         over = {**row, **hashing}
-        digest = audit.chain_hash(prev, number, *(over[name] for name in audit.HASHED_COLUMNS[1:]))
+        digest = audit.chain_hash(prev, number, *(over[name] for name in audit.HASHED_COLUMNS[1:]),
+                                  key=chain_key(app))
         statements.append((
             "INSERT INTO audit_events (seq, at, actor_user_id, actor_unit_id, actor_role, "
             "action, object_type, object_id, outcome, address, purpose, prev_hash, hash) "
@@ -104,7 +112,7 @@ def test_fast_walk_hashes_what_the_rule_hashes(app: Flask, clock: FixedClock,
     with services_of(app).db.unit_of_work() as s:
         before = s.get(AuditEvent, seq - 1)
         assert before is not None
-        fast = audit_walk.walk(dbapi(s), seq, seq + 1, before.hash)
+        fast = audit_walk.walk(dbapi(s), seq, seq + 1, before.hash, key_of(s), 1)
         expected = reference(s)
         assert expected.ok is accepted
         if not accepted:
@@ -117,7 +125,7 @@ def test_fast_walk_hashes_what_the_rule_hashes(app: Flask, clock: FixedClock,
     assert database is not None
     worker = apsw.Connection(database, flags=apsw.SQLITE_OPEN_READONLY)
     try:
-        assert audit_walk.walk(worker, seq, seq + 1, before.hash) == fast
+        assert audit_walk.walk(worker, seq, seq + 1, before.hash, chain_key(app), 1) == fast
     finally:
         worker.close()
 
@@ -128,8 +136,8 @@ def test_batches_stop_at_the_first_that_does_not_pass(app: Flask, clock: FixedCl
     assert last > 30
     tamper(app, "UPDATE audit_events SET object_id = 'forged' WHERE seq = 23")
     with services_of(app).db.unit_of_work() as s:
-        walked = audit_walk.walk(dbapi(s), 1, last, audit.GENESIS, marks={4, 12, 21, 27},
-                                 size=5)
+        walked = audit_walk.walk(dbapi(s), 1, last, audit.GENESIS, key_of(s), 1,
+                                 marks={4, 12, 21, 27}, size=5)
         assert (walked.upto, walked.entry) == (21, audit.GENESIS)
         assert sorted(walked.seen) == [4, 12]
         assert walked.prev == s.get(AuditEvent, 20).hash  # type: ignore[union-attr]
@@ -173,8 +181,9 @@ def _relink(app: Flask, seq: int) -> None:
         last = s.get(AuditHead, 1)
         assert last is not None
         events = [row for batch in audit.raw_rows(s, seq, last.seq) for row in batch]
+    key = chain_key(app)
     for row in events:
-        digest = audit.chain_hash(prev, *row[:11])
+        digest = audit.chain_hash(prev, *row[:11], key=key)
         statements.append(("UPDATE audit_events SET prev_hash = :prev, hash = :hash "
                            "WHERE seq = :seq", {"prev": prev, "hash": digest, "seq": row[0]}))
         prev = digest
@@ -264,7 +273,7 @@ def test_a_failed_worker_vouches_for_nothing(tmp_path: Path,
                                              caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="liaison.audit"):
         walked = audit_walk.walk_parallel(str(tmp_path / "absent.db"), (1, audit.GENESIS), 50,
-                                          (), 2)
+                                          bytes(32), 1, (), 2)
     assert (walked.upto, walked.prev) == (1, audit.GENESIS)
     assert "verification worker failed" in caplog.text
 
@@ -279,7 +288,8 @@ def test_workers_vouch_for_an_intact_log_themselves(app: Flask, clock: FixedCloc
     assert database is not None
     marks = (2, last // 2, last)
     with caplog.at_level(logging.WARNING, logger="liaison.audit"):
-        walked = audit_walk.walk_parallel(database, (1, audit.GENESIS), last, marks, 3)
+        walked = audit_walk.walk_parallel(database, (1, audit.GENESIS), last, chain_key(app),
+                                          1, marks, 3)
     assert "verification worker failed" not in caplog.text
     assert (walked.upto, walked.prev) == (last + 1, digest)
     with services_of(app).db.unit_of_work() as s:

@@ -24,7 +24,7 @@ def test_hourly_checkpoint_only_when_the_chain_grew(app: Flask, clock: FixedCloc
     scheduler.checkpoint_audit(svc)
     first = checkpoints(app)
     assert first == [(head(app)[0], "periodic")]
-    clock.advance(timedelta(hours=1))
+    clock.advance(timedelta(minutes=20))
     scheduler.checkpoint_audit(svc)
     assert checkpoints(app) == first  # idle: its own event is covered, nothing new
     activity(app, clock)
@@ -35,6 +35,22 @@ def test_hourly_checkpoint_only_when_the_chain_grew(app: Flask, clock: FixedCloc
         row = s.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc())).first()
         assert row is not None and row.created_at == clock.now()
     assert cli(app, "audit", "verify")[0] == 0
+
+
+def test_an_idle_chain_is_signed_again_without_growing(app: Flask, clock: FixedClock) -> None:
+    """Half an interval after the newest checkpoint, the scheduler signs the unchanged head
+    again, without an event: verification never finds the newest checkpoint too old."""
+    svc = services_of(app)
+    scheduler.checkpoint_audit(svc)
+    seq = head(app)[0]
+    for _ in range(5):
+        clock.advance(timedelta(minutes=30))
+        scheduler.checkpoint_audit(svc)
+    assert head(app)[0] == seq
+    assert checkpoints(app) == [(seq, "periodic")] * 6
+    clock.advance(timedelta(hours=2, minutes=59))
+    code, output = cli(app, "audit", "verify")
+    assert code == 0 and "6 point(s) de contrôle concordant(s)" in output, output
 
 
 def test_daily_purge_job_deletes_what_the_retention_passed(app: Flask,
@@ -61,7 +77,7 @@ def test_audit_jobs_are_scheduled(app: Flask) -> None:
     try:
         jobs = {job.id: job.trigger.interval for job in started.get_jobs()}
     finally:
-        started.shutdown(wait=False)
+        started.shutdown(wait=True)  # the jobs that run at start finish first
     assert jobs["checkpoint-audit"] == timedelta(hours=1)
     assert jobs["prune-audit"] == timedelta(days=1)
 

@@ -9,7 +9,17 @@ import pytest
 from flask import Flask
 
 from exchange.domain.clock import FixedClock
-from tests.audit.support import activity, cli, head, rewrite_from, seqs, tamper, write
+from tests.audit.support import (
+    activity,
+    anchor_path,
+    chain_key,
+    cli,
+    head,
+    rewrite_from,
+    seqs,
+    tamper,
+    write,
+)
 
 
 @pytest.fixture
@@ -82,7 +92,8 @@ def test_truncated_tail_is_named(app: Flask, exported: Path) -> None:
 def test_truncation_hidden_from_the_database_is_found_by_the_exported_checkpoint(
         app: Flask, exported: Path) -> None:
     """Cut below the checkpoint, move the head back and drop the stored checkpoints: the
-    database alone can no longer tell; the file kept elsewhere can."""
+    database alone can no longer tell; the anchor outside it can, and, without the anchor
+    (whoever can delete it can read the master key beside it), the file kept elsewhere."""
     cut = checkpoint_seq(exported) - 2
     kept = [s for s in seqs(app) if s <= cut]
     tamper(app, ("DELETE FROM audit_events WHERE seq > :cut", {"cut": cut}),
@@ -91,17 +102,22 @@ def test_truncation_hidden_from_the_database_is_found_by_the_exported_checkpoint
            "DELETE FROM audit_checkpoints")
     assert seqs(app) == kept
     code, output = cli(app, "audit", "verify")
-    assert code == 0, output  # the limit of a hash chain on its own
+    assert code == 2 and "l'ancre externe" in output and "journal tronqué" in output, output
+    anchor_path(app).unlink()
     code, output = cli(app, "audit", "verify", "--checkpoint", str(exported))
     assert code == 2
     assert "point de contrôle exporté" in output and "journal tronqué" in output
-    # (the plain verification appended its own event after the cut)
+    # (the first verification appended its own event after the cut)
     assert f"le journal s'arrête au n° {cut + 1}" in output
+    anchor_path(app).unlink()
+    code, output = cli(app, "audit", "verify")
+    assert code == 0, output  # the limit of the database on its own
+    assert "Aucune ancre externe" in output
 
 
 def test_rewritten_log_is_found_by_the_stored_and_the_exported_checkpoint(
         app: Flask, exported: Path) -> None:
-    rewrite_from(app, 4, object_id="forged")
+    rewrite_from(app, 4, key=chain_key(app), object_id="forged")  # with the master key
     seq = checkpoint_seq(exported)
     code, output = cli(app, "audit", "verify")
     assert code == 2
@@ -194,12 +210,13 @@ def test_a_forged_row_behind_the_latest_checkpoint_needs_all_signatures(
         app: Flask, exported: Path) -> None:
     """By default only the purge's and the latest checkpoint's signatures are checked: the
     latest vouches for every earlier event. A harmless forged row that matches the chain
-    shows only when every signature is checked."""
+    shows only when every signature is checked. (Its id is below the others': a row with
+    the highest id is the newest, whose signature is always checked.)"""
     seq = checkpoint_seq(exported)
     from tests.audit.support import event
 
     tamper(app, ("INSERT INTO audit_checkpoints (id, seq, head, kind, created_at, signed) "
-                 "VALUES (50, :seq, :head, 'manual', '2026-11-23 10:00:00.000000', :signed)",
+                 "VALUES (0, :seq, :head, 'manual', '2026-11-23 10:00:00.000000', :signed)",
                  {"seq": seq - 1, "head": event(app, seq - 1).hash, "signed": b"{}"}))
     code, output = cli(app, "audit", "checkpoint")
     assert code == 0
@@ -207,4 +224,4 @@ def test_a_forged_row_behind_the_latest_checkpoint_needs_all_signatures(
     assert code == 0 and "3 point(s) de contrôle concordant(s)" in output, output
     assert "1 signature(s) vérifiée(s)" in output
     code, output = cli(app, "audit", "verify", "--all-signatures")
-    assert code == 2 and "le point de contrôle n° 50" in output, output
+    assert code == 2 and "le point de contrôle n° 0 " in output, output

@@ -66,8 +66,11 @@ def fresh(tmp_path: Path, instance: Path, clock: FixedClock) -> Iterator[Flask]:
 
 
 def _copy_epoch_keys(source: Flask, target: Flask) -> None:
+    """The epoch-key and share-key directories, restored from their own backups."""
     shutil.copytree(services_of(source).settings.epoch_key_dir,
                     services_of(target).settings.epoch_key_dir, dirs_exist_ok=True)
+    shutil.copytree(services_of(source).share_key_dir, services_of(target).share_key_dir,
+                    dirs_exist_ok=True)
 
 
 def _plaintexts(svc: Services) -> dict[str, bytes]:

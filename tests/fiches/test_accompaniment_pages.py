@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -83,3 +84,71 @@ def test_renewal_midterm_and_exit(app: Flask, clock: FixedClock) -> None:
     assert row.exit_date == date(2027, 5, 11) and row.exit_reason == "cdi"
     assert "Emploi en CDI" in _text(advisor.get(page))
     assert "CDI chez un transporteur" not in _text(advisor.get(page))  # sealed, not shown
+
+
+PAIR_CHANGES = [
+    ("entree", {"entry_date": "2026-11-23"}, False),
+    ("renouveler", {}, True),
+    ("mi-parcours", {"midterm_date": "2026-11-23"}, True),
+    ("cloture", {"exit_date": "2026-11-23", "exit_reason": "cdi", "exit_text": ""}, False),
+]
+_ENDPOINTS = {"entree": "entry", "renouveler": "renew", "mi-parcours": "midterm",
+              "cloture": "close"}
+
+
+def _state(app: Flask, pid: str) -> tuple[object, ...]:
+    row = _row(app, pid)
+    return (row.entry_date, row.planned_end, row.renewed, row.midterm_done_on, row.exit_date,
+            row.exit_reason)
+
+
+def _changes_recorded(app: Flask, pid: str) -> list[str]:
+    from exchange.models.audit import AuditEvent
+
+    with services_of(app).db.unit_of_work() as s:
+        return list(s.scalars(select(AuditEvent.action).where(
+            AuditEvent.object_id == pid, AuditEvent.action.like("accompaniment.%"),
+            AuditEvent.outcome == "success")))
+
+
+@pytest.mark.parametrize(("step", "form", "entered"), PAIR_CHANGES,
+                         ids=[step for step, _, _ in PAIR_CHANGES])
+def test_unit_manager_cannot_record_the_pair_s_changes(
+        app: Flask, clock: FixedClock, step: str, form: dict[str, str], entered: bool) -> None:
+    """rmds.montauban manages the social worker's unit: they read the accompaniment, and a
+    POST of a valid form is refused (403, ``access.refused``) with nothing changed."""
+    _, accompaniment = accepted(app)
+    page = f"/accompagnements/{accompaniment}"
+    if entered:
+        advisor = signed_in(app, "cft.montauban", clock)
+        post(advisor, f"{page}/entree", {"entry_date": "2026-11-23"}, form_page=page)
+    before, recorded = _state(app, accompaniment), _changes_recorded(app, accompaniment)
+    manager = signed_in(app, "rmds.montauban", clock)
+    shown = _text(manager.get(page))
+    assert "Seul le binôme de l'accompagnement" in shown
+    assert f'action="{page}/' not in shown  # no form offered
+    answer = post(manager, f"{page}/{step}", form, form_page=page)
+    assert answer.status_code == 403
+    assert _state(app, accompaniment) == before
+    assert _changes_recorded(app, accompaniment) == recorded
+    refusals = audit_events(app, "access.refused")
+    assert refusals and refusals[-1].object_id == f"accompaniments.{_ENDPOINTS[step]}"
+    assert refusals[-1].outcome == "refused"
+
+
+
+def test_a_colleague_outside_the_pair_cannot_record_the_entry(app: Flask,
+                                                              clock: FixedClock) -> None:
+    from tests.security.support import add_user
+
+    _, accompaniment = accepted(app)
+    add_user(app, "ts2.montauban", "MDS de Montauban", "social_worker")
+    colleague = signed_in(app, "ts2.montauban", clock)
+    page = f"/accompagnements/{accompaniment}"
+    assert "Seul le binôme de l'accompagnement" in _text(colleague.get(page))
+    answer = post(colleague, f"{page}/entree", {"entry_date": "2026-11-23"}, form_page=page,
+                  follow_redirects=True)
+    assert "Seul le binôme de l'accompagnement" in flashed(answer).replace("&#39;", "'")
+    assert _row(app, accompaniment).entry_date is None
+    assert not audit_events(app, "accompaniment.entry_recorded", accompaniment)
+    assert audit_events(app, "accompaniment.refused", accompaniment)

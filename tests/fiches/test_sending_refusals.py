@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
 from exchange.domain.clock import FixedClock
+from exchange.domain.errors import DomainError
+from exchange.fiches import sending
 from exchange.models.fiches import Fiche
+from exchange.policy import visible_fiche
 from tests.fiches.support import (
+    acting_as,
     audit_events,
     fiche_state,
     flashed,
@@ -55,13 +60,25 @@ def test_signing_without_consent_is_refused_and_nothing_is_signed(
 
 def test_sending_without_a_consent_on_record_is_refused(app: Flask, clock: FixedClock) -> None:
     prepared = prepare(app)
-    # The consent the fiche was signed under is no longer on record (erased on request).
+    # The row no longer names the consent the fiche was signed under (no code path does that:
+    # retention and erasure keep a consent a fiche refers to).
     with services_of(app).db.unit_of_work() as s:
         fiche = s.scalar(select(Fiche).where(Fiche.public_id == prepared.fiche))
         assert fiche is not None
         fiche.consent_id = None
-    _send_is_refused(app, clock, prepared.fiche,
-                     "Le consentement de la personne à cet échange n'est pas enregistré")
+    before = snapshot(app, prepared.fiche)
+    with acting_as(app, "ts.montauban") as ctx:  # the use case refuses it on its own
+        with pytest.raises(DomainError,
+                           match="Le consentement de la personne à cet échange n'est pas"):
+            sending.send(ctx, visible_fiche(ctx.session, ctx.user, prepared.fiche))
+        ctx.session.rollback()
+    # Through the portal, the row no longer matches the signed manifest: it is not sent.
+    worker = signed_in(app, "ts.montauban", clock)
+    answer = post(worker, f"/fiches/{prepared.fiche}/envoyer")
+    assert answer.status_code == 409
+    assert snapshot(app, prepared.fiche) == before
+    assert len(audit_events(app, "fiche.tampered", prepared.fiche)) == 1
+    assert not audit_events(app, "fiche.sent", prepared.fiche)
 
 
 def test_sending_after_withdrawal_is_refused_and_shown(app: Flask, clock: FixedClock) -> None:

@@ -5,6 +5,7 @@ layouts, never keys/ code."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -107,8 +108,23 @@ def test_secret_box_as_documented(master: MasterKey) -> None:
 def test_envelope_opens_from_the_documented_layout(
     master: MasterKey, keystore: KeyStore, envelopes: Envelopes
 ) -> None:
+    """Format 1: a document about nobody, and every document sealed before share keys."""
     content = b"contenu de la fiche"
     data = envelopes.seal(content, make_header(), ("inst-a", "inst-b"), EPOCH).to_bytes()
+    assert _open_documented(master, keystore, data) == content
+
+
+def test_envelope_about_a_person_opens_from_the_documented_layout(
+    master: MasterKey, keystore: KeyStore, envelopes: Envelopes
+) -> None:
+    """Format 2: the header names the subject; each wrap also needs the reader's share key."""
+    content = b"contenu de la fiche"
+    header = dataclasses.replace(make_header(), subject="p-1")
+    data = envelopes.seal(content, header, ("inst-a", "inst-b"), EPOCH).to_bytes()
+    assert _open_documented(master, keystore, data) == content
+
+
+def _open_documented(master: MasterKey, keystore: KeyStore, data: bytes) -> bytes:
     raw = _master_raw(master)
 
     r = Reader(data)
@@ -124,11 +140,13 @@ def test_envelope_opens_from_the_documented_layout(
     assert r.pos == len(data)
 
     header = json.loads(header_bytes)
-    assert header["format"] == "liaison-envelope-header/1"
+    subject = header.get("subject")
+    assert header["format"] == ("liaison-envelope-header/1" if subject is None
+                                else "liaison-envelope-header/2")
     digest = hashlib.sha256(header_bytes).digest()
     reader, key_id, key_version, enc = next(w for w in wraps if w[0] == "inst-b")
     assert key_id.startswith(f"inst-b:encryption:v{key_version}:")
-    assert len(enc) == 1168
+    assert len(enc) == (1168 if subject is None else 1201)
 
     record = keystore.records.get(key_id)
     secret = _unwrap(raw, key_id, "encryption", record.wrapped_private)
@@ -147,11 +165,18 @@ def test_envelope_opens_from_the_documented_layout(
     )
     suite = Suite(KEM.MLKEM768_X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
     wrapping_key = suite.decrypt(enc, private, info=info)
+    if subject is not None:
+        generation = struct.unpack(">I", wrapping_key[:4])[0]
+        share_key = _share_subkey(raw, keystore.shares.directory, subject, reader, generation,
+                                  b"envelope")
+        aad = (b"liaison/v1/envelope-share-seal\x00" + _string(subject) + _string(reader)
+               + struct.pack(">I", generation) + digest)
+        wrapping_key = _open_seal(share_key, wrapping_key[4:], aad)
 
     epoch_key = _epoch_subkey(raw, keystore.epochs.directory, header["epoch"], b"envelope")
     inner = _open_seal(epoch_key, epoch_wrap, b"liaison/v1/envelope-epoch-seal\x00" + digest)
     data_key = _open_seal(wrapping_key, inner, b"liaison/v1/envelope-data-key\x00" + digest)
-    assert AESGCM(data_key).decrypt(nonce, ciphertext, header_bytes) == content
+    return AESGCM(data_key).decrypt(nonce, ciphertext, header_bytes)
 
 
 def test_manifest_verifies_from_the_documented_layout(keystore: KeyStore) -> None:
@@ -165,6 +190,14 @@ def test_manifest_verifies_from_the_documented_layout(keystore: KeyStore) -> Non
     )
 
 
+def _share_subkey(master_raw: bytes, directory: Path, subject: str, owner: str,
+                  generation: int, label: bytes) -> bytes:
+    shard = hashlib.sha256(subject.encode()).hexdigest()[:2]
+    wrapped = (directory / shard / subject / f"{owner}.{generation}.key").read_bytes()
+    share_key = _unwrap(master_raw, f"share:{subject}:{owner}:{generation}", "share", wrapped)
+    return _hkdf(share_key, b"liaison/v1/share/" + label)
+
+
 def test_personal_fields_open_from_the_documented_layout(
     master: MasterKey, keystore: KeyStore
 ) -> None:
@@ -174,15 +207,49 @@ def test_personal_fields_open_from_the_documented_layout(
     raw = _master_raw(master)
 
     r = Reader(sealed)
-    assert r.take(1) == b"\x01"
-    epoch, key_id = r.string(), r.string()
-    bind = b"\x01" + _string(epoch) + _string(key_id) + _string("p-1")
+    assert r.take(1) == b"\x02"
+    epoch, key_id, generation = r.string(), r.string(), r.u32()
+    bind = (b"\x02" + _string(epoch) + _string(key_id) + struct.pack(">I", generation)
+            + _string("p-1"))
     record = keystore.records.get(key_id)
     pf = _unwrap(raw, key_id, "person-fields", record.wrapped_private)
     inner = _open_seal(pf, sealed[r.pos :], b"liaison/v1/person-key\x00" + bind)
     epoch_key = _epoch_subkey(raw, keystore.epochs.directory, epoch, b"person")
-    person_key = _open_seal(epoch_key, inner, b"liaison/v1/person-key-epoch\x00" + bind)
+    shared = _open_seal(epoch_key, inner, b"liaison/v1/person-key-epoch\x00" + bind)
+    share_key = _share_subkey(raw, keystore.shares.directory, "p-1", "platform", generation,
+                              b"person")
+    person_key = _open_seal(share_key, shared, b"liaison/v1/person-key-share\x00" + bind)
 
+    _check_fields(person_key, blob)
+
+
+def test_personal_fields_of_format_1_still_open(master: MasterKey, keystore: KeyStore) -> None:
+    """A sealed person key written before share keys, built here from the documented format
+    1 with `cryptography` alone: it still opens, and re-sealing moves it to format 2."""
+    raw = _master_raw(master)
+    record = keystore.records.current("platform", "person-fields")
+    pf = _unwrap(raw, record.key_id, "person-fields", record.wrapped_private)
+    keystore.epochs.key(EPOCH)  # the epoch file exists, as it did then
+    person_key = bytes(range(32))
+    prefix = b"\x01" + _string(EPOCH) + _string(record.key_id)
+    bind = prefix + _string("p-1")
+    epoch_key = _epoch_subkey(raw, keystore.epochs.directory, EPOCH, b"person")
+    nonce = bytes(12)
+    inner = b"\x01" + nonce + AESGCM(epoch_key).encrypt(
+        nonce, person_key, b"liaison/v1/person-key-epoch\x00" + bind)
+    sealed = prefix + b"\x01" + nonce + AESGCM(pf).encrypt(
+        nonce, inner, b"liaison/v1/person-key\x00" + bind)
+
+    personal = PersonalFields(keystore)
+    blob = personal.encrypt(sealed, "p-1", {"last_name": "Lefèvre"})
+    _check_fields(person_key, blob)
+    assert personal.decrypt(sealed, "p-1", blob) == {"last_name": "Lefèvre"}
+    resealed = personal.reseal(sealed, "p-1", "2037-01")
+    assert resealed[0] == 2 and personal.decrypt(resealed, "p-1", blob) == {
+        "last_name": "Lefèvre"}
+
+
+def _check_fields(person_key: bytes, blob: bytes) -> None:
     assert blob[0] == 1
     plain = _open_seal(person_key, blob[1:], b"liaison/v1/person-fields\x00\x01" + _string("p-1"))
     assert len(plain) % 64 == 0

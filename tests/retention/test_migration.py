@@ -1,4 +1,5 @@
-"""Migration 0006 creates exactly the tables `retention.models` describes, with the lock row."""
+"""Migrations 0006 and 0012 create exactly the tables `retention.models`
+describes, with the lock row, and the erased-side columns of fiches and accompaniments."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from retention.models import RetentionState
 from tests.fiches.support import services_of
 
 TABLES = {"legal_holds", "retention_marks", "retention_state", "retention_runs",
-          "retention_doomed_blobs", "deletion_reports"}
+          "retention_doomed_blobs", "retention_doomed_shares", "deletion_reports"}
 
 
 def test_the_migration_creates_the_tables_the_models_describe(app: Flask) -> None:
@@ -32,3 +33,15 @@ def test_the_migration_creates_the_tables_the_models_describe(app: Flask) -> Non
     with db.unit_of_work() as s:
         state = s.scalar(select(RetentionState))
         assert state is not None and state.id == 1 and state.lock_holder is None
+
+
+def test_the_erasure_migration_adds_the_erased_sides(app: Flask) -> None:
+    from sqlalchemy import inspect
+
+    columns = inspect(services_of(app).db.engine).get_columns
+    for table, sides in (("fiches", ("sender", "recipient")),
+                         ("accompaniments", ("advisor", "social"))):
+        found = {c["name"]: c for c in columns(table)}
+        for side in sides:
+            column = found[f"{side}_erased_at"]
+            assert column["nullable"] and "TIME" in str(column["type"]).upper()

@@ -21,7 +21,7 @@ from exchange.retention_cli import retention_cli
 from exchange.services import Services
 from keys.errors import SignatureInvalid
 from retention import reports
-from retention.models import DeletionReport, DoomedBlob, RetentionRun
+from retention.models import DeletionReport, DoomedBlob, DoomedShare, RetentionRun
 from retention.schedule import sweep_due
 from retention.sweep import find_due
 from tests.conftest import make_settings
@@ -67,7 +67,7 @@ def test_find_due_is_an_indexed_range_on_the_horizon(app: Flask) -> None:
 @pytest.mark.parametrize("step", [
     "locked", "fiche:checked", "wraps_destroyed", "fiche:rows_deleted", "fiche:audited",
     "fiche:committed", "consent:checked", "consent:rows_deleted", "consent:audited",
-    "consent:committed", "blobs_shredded", "epoch:checked",
+    "consent:committed", "shares_destroyed", "blobs_shredded", "epoch:checked",
 ])
 def test_a_sweep_killed_between_two_steps_is_finished_by_the_next(app: Flask,
                                                                   step: str) -> None:
@@ -97,6 +97,9 @@ def test_a_sweep_killed_between_two_steps_is_finished_by_the_next(app: Flask,
     with services_of(app).db.unit_of_work() as s:
         assert audit.verify(s).ok
         assert s.scalar(select(DoomedBlob.name)) is None
+        assert s.scalar(select(DoomedShare.id)) is None
+    shares = services_of(app).share_keys
+    assert shares.is_destroyed(built.person) and shares.live(built.person) == []
     epochs = services_of(app).settings.epoch_key_dir
     assert (epochs / "2028-02.destroyed").exists() and not (epochs / "2028-02.key").exists()
 

@@ -1,5 +1,6 @@
 """What the rights tests share: the DPO signed in, a request recorded through the form, the
-DPO's use-case context, and looks into the audit trail."""
+DPO's use-case context, and looks into the audit trail; a DPO for an institution the demo
+gives none, and a person only the CIAS holds."""
 
 from __future__ import annotations
 
@@ -13,20 +14,70 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from exchange import rights
+from exchange import audit, persons, rights
+from exchange.demo import DEMO_PASSWORD, TOTP_BOX, demo_totp_secret
 from exchange.domain.clock import FixedClock
+from exchange.domain.identity import Identity
+from exchange.models.accounts import User, UserRole
 from exchange.models.audit import AuditEvent
+from exchange.models.org import Unit
 from exchange.models.rights import RightsRequest
 from exchange.web.accounts import SignedIn, load_user_row
 from exchange.web.helpers import actor_for
 from tests.conftest import csrf_token
-from tests.fiches.support import IDENTITY, services_of, signed_in, user_id
+from tests.fiches.support import (
+    IDENTITY,
+    acting_as,
+    persons_context,
+    services_of,
+    signed_in,
+    user_id,
+)
 
 DPO = "dpo.departement"
+CIAS_DPO = "dpo.cias"
+FT_DPO = "dpo.francetravail"
+CIAS_UNIT = "CIAS Lodévois et Larzac — Lodève"
+FT_UNIT = "Direction territoriale Lot – Tarn-et-Garonne"
+CIAS = "CIAS Lodévois et Larzac"
+DEPARTEMENT = "Département de Tarn-et-Garonne"
+FRANCE_TRAVAIL = "France Travail Occitanie"
+BERNARD = Identity(last_name="Bernard", first_names="Lucie", birth_date=date(1991, 7, 9),
+                   ft_identifier="5555555C")
 
 
-def dpo_client(app: Flask, clock: FixedClock) -> FlaskClient:
-    return signed_in(app, DPO, clock)
+def dpo_client(app: Flask, clock: FixedClock, username: str = DPO) -> FlaskClient:
+    return signed_in(app, username, clock)
+
+
+def add_dpo(app: Flask, username: str, unit_name: str) -> None:
+    """A DPO account in ``unit_name`` (the demo has one for the Département only), with the
+    demo password and second factor, so that `tests.conftest.login` signs it in."""
+    svc = services_of(app)
+    now = svc.clock.now()
+    with svc.db.unit_of_work() as s:
+        unit = s.scalar(select(Unit).where(Unit.name == unit_name))
+        assert unit is not None
+        user = User(username=username, display_name="Délégué à la protection des données",
+                    email=f"{username}@demo.liaison.invalid", unit_id=unit.id,
+                    password_hash=svc.passwords.hash(DEMO_PASSWORD),
+                    must_change_password=False, created_at=now, totp_enrolled_at=now,
+                    totp_last_step=0)
+        s.add(user)
+        s.flush()
+        user.totp_secret = svc.secret_box(TOTP_BOX).seal(demo_totp_secret(username).encode(),
+                                                         user.public_id.encode())
+        s.add(UserRole(user_id=user.id, role="dpo"))
+        audit.record(s, "user.created", at=now, object_type="user", object_id=user.public_id)
+
+
+def cias_person(app: Flask, identity: Identity = BERNARD) -> str:
+    """A person ts.lodeve (CIAS) records and looks at: the CIAS alone holds them."""
+    with acting_as(app, "ts.lodeve") as ctx:
+        pctx = persons_context(ctx)
+        person = persons.create_person(pctx, identity)
+        persons.read_identity(pctx, person)
+        return person.public_id
 
 
 def post(client: FlaskClient, path: str, data: dict[str, Any] | None = None,
@@ -59,10 +110,10 @@ def request_row(app: Flask, rid: str) -> RightsRequest:
 
 
 @contextmanager
-def dpo_context(app: Flask) -> Iterator[rights.Context]:
+def dpo_context(app: Flask, username: str = DPO) -> Iterator[rights.Context]:
     svc = services_of(app)
     with svc.db.unit_of_work() as s:
-        user = load_user_row(s, user_id(app, DPO))
+        user = load_user_row(s, user_id(app, username))
         assert user is not None
         yield rights.Context(svc, s, SignedIn(user), actor_for(user), "127.0.0.1",
                              svc.clock.now())

@@ -1,5 +1,6 @@
-"""The access export (RGPD art. 15): for one person, every fiche and every access to their
-data, and nothing about anybody else; one audit event per export; attachments only."""
+"""The access export (RGPD art. 15): for one person, every fiche the DPO's institution
+exchanged and every access its staff made to their data, and nothing about anybody else nor
+about a partner's processing; one audit event per export; attachments only."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from exchange.domain.clock import FixedClock
 from exchange.domain.identity import Identity
 from exchange.models.audit import AuditEvent
 from exchange.models.fiches import Fiche
+from exchange.models.org import Institution, Unit
 from exchange.models.people import Consent, Person
 from tests.fiches.support import IDENTITY, accepted, prepare, services_of
 from tests.rights.support import dpo_client, events, flashed, new_request, post
@@ -49,12 +51,19 @@ def test_the_export_lists_every_fiche_and_access_and_nothing_else(app: Flask,
         fiches = set(s.scalars(select(Fiche.public_id).where(Fiche.person_id == person.id)))
         consents = set(s.scalars(select(Consent.public_id).where(
             Consent.person_id == person.id)))
+        departement = s.scalar(select(Institution.id).where(
+            Institution.name == "Département de Tarn-et-Garonne"))
+        assert departement is not None
         objects = set(person_records(s, svc.keystore(s), IDENTITY.last_name,
-                                     IDENTITY.birth_date).objects) | {rid}
+                                     IDENTITY.birth_date, institution_id=departement).objects)
+        ours = set(s.scalars(select(Unit.public_id).where(Unit.institution_id == departement)))
         expected = list(s.scalars(select(AuditEvent.seq).where(
-            AuditEvent.object_id.in_(objects)).order_by(AuditEvent.seq)))
+            AuditEvent.object_id.in_(objects | {rid}), AuditEvent.actor_unit_id.in_(ours))
+            .order_by(AuditEvent.seq)))
+        partners = list(s.scalars(select(AuditEvent.seq).where(
+            AuditEvent.object_id.in_(objects), AuditEvent.actor_unit_id.not_in(ours))))
         others = set(person_records(s, svc.keystore(s), OTHER.last_name,
-                                    OTHER.birth_date).objects)
+                                    OTHER.birth_date, institution_id=departement).objects)
 
     assert data["personne"]["reference"] == mine.person
     assert data["personne"]["identite"]["Nom d'usage"] == IDENTITY.last_name
@@ -66,12 +75,15 @@ def test_the_export_lists_every_fiche_and_access_and_nothing_else(app: Flask,
     assert [a["reference"] for a in data["accompagnements"]] == [accompaniment]
     assert {c["reference"] for c in data["consentements"]} == consents
     assert data["finalites"] and data["conservation"]["identite_conservee_jusqu_au"]
-    # Every access made in this test, in order, the export itself included.
+    # Every access the Département's staff made in this test, in order, the export itself
+    # included; France Travail's (it opened and accepted the fiche) are France Travail's to
+    # give: the person is told it is a recipient.
     assert [a["n"] for a in data["acces_aux_donnees"]] == expected
-    assert len(expected) > 10
-    opened = [a for a in data["acces_aux_donnees"] if a["action"] == "Fiche ouverte"]
-    assert opened and opened[0]["role"] == "Conseiller France Travail"
-    assert opened[0]["institution"] == "France Travail Occitanie"
+    assert len(expected) >= 10 and partners
+    assert not set(partners) & {a["n"] for a in data["acces_aux_donnees"]}
+    assert {a["institution"] for a in data["acces_aux_donnees"]} == {
+        "Département de Tarn-et-Garonne"}
+    assert "France Travail Occitanie" in data["destinataires"]
     assert data["acces_aux_donnees"][-1]["action"] == "Export du droit d'accès"
     # Nothing about the other person.
     text = json.dumps(data, ensure_ascii=False)

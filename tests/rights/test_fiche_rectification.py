@@ -16,7 +16,7 @@ from exchange.policy import visible_fiche
 from tests.fiches.support import FIELDS, IDENTITY, acting_as, sent, services_of, signed_in
 from tests.fiches.support import post as post_as
 from tests.retention.support import axe3_sent
-from tests.rights.support import dpo_client, events, new_request, post
+from tests.rights.support import FT_DPO, FT_UNIT, add_dpo, dpo_client, events, new_request, post
 
 NOTICE = "a demandé le"
 
@@ -127,6 +127,15 @@ def test_marks_go_with_the_fiche_when_the_person_is_erased(app: Flask, clock: Fi
     from exchange.models.documents import Document
     from exchange.models.fiches import FicheVersion
 
+    # The Département erased its share: France Travail's copy of the fiche stays, until its
+    # own DPO erases its share too.
+    assert prepared.fiche[:8].upper() not in _html(dpo.get(f"/dpo/droits/demandes/{rid}"))
+    with services_of(app).db.unit_of_work() as s:
+        assert s.scalar(select(Fiche.id)) is not None
+    add_dpo(app, FT_DPO, FT_UNIT)
+    theirs = dpo_client(app, clock, FT_DPO)
+    post(theirs, f"/dpo/droits/demandes/{new_request(theirs, 'erasure')}/effacement",
+         {"confirm": "y"})
     with services_of(app).db.unit_of_work() as s:
         assert s.scalar(select(Fiche.id)) is None
         assert s.scalar(select(FicheVersion.id)) is None

@@ -24,6 +24,7 @@ RULES = {
     "/dpo/droits/demandes/<rid>/fiches/<pid>/rectification": ("POST", 302),
     "/dpo/droits/demandes/<rid>/limitation": ("POST", 302),
     "/dpo/droits/demandes/<rid>/effacement": ("POST", 302),
+    "/dpo/droits/demandes/<rid>/transmission": ("POST", 302),
     "/dpo/droits/registre": ("GET", 200),
     "/dpo/droits/violations": ("GET", 200),
     "/dpo/droits/violations/nouvelle": ("GET", 200),

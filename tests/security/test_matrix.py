@@ -134,13 +134,13 @@ EXPECTED: dict[str, dict[str, int]] = {
     "POST fiches.rectify": persons_side(422, 403, 403),
     "GET fiches.version": persons_side(303, 303, 303),
     "GET fiches.version_pdf": persons_side(303, 303, 303),
-    # Accompaniments: both units of the pair.
+    # Accompaniments: both units of the pair read; the pair itself records (not the manager).
     "GET accompaniments.index": persons_side(200, 200, 200, stranger=200),
     "GET accompaniments.show": persons_side(200, 200, 200),
-    "POST accompaniments.entry": persons_side(422, 422, 422),
-    "POST accompaniments.midterm": persons_side(422, 422, 422),
-    "POST accompaniments.renew": persons_side(303, 303, 303),
-    "POST accompaniments.close": persons_side(422, 422, 422),
+    "POST accompaniments.entry": persons_side(422, 403, 422),
+    "POST accompaniments.midterm": persons_side(422, 403, 422),
+    "POST accompaniments.renew": persons_side(303, 403, 303),
+    "POST accompaniments.close": persons_side(422, 403, 422),
     # Conservation: referents see their unit's items; reports and holds are the DPO's.
     "GET retention.index": only({"owner": 200, "manager": 200, "recipient": 200,
                                  "other_unit": 200, "other_institution": 200, "dpo": 200}),
@@ -159,6 +159,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     "POST dpo.take_checkpoint": role("dpo", 302),
     "GET dpo.download_checkpoint": role("dpo", 200),
     "POST dpo.verify_chain": role("dpo", 302),
+    "GET dpo.role_grants": role("dpo", 200),
     "GET rights.index": role("dpo", 200),
     "GET rights.new_request": role("dpo", 200),
     "POST rights.new_request": role("dpo", 200),
@@ -170,6 +171,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     "POST rights.rectify": role("dpo", 200),
     "POST rights.restriction": role("dpo", 302),
     "POST rights.erase": role("dpo", 302),
+    "POST rights.transmit": role("dpo", 302),  # nobody to pass it on to: refused, back
     "POST rights.fiche_rectification": role("dpo", 302),  # an access request: refused, back
     "GET rights.register": role("dpo", 200),
     "GET rights.breaches": role("dpo", 200),
@@ -252,7 +254,7 @@ def check_headers(response: Any, cell: str) -> None:
     csp = headers.get("Content-Security-Policy", "")
     assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp, cell
     assert headers.get("X-Content-Type-Options") == "nosniff", cell
-    assert headers.get("Referrer-Policy") == "no-referrer", cell
+    assert headers.get("Referrer-Policy") == "same-origin", cell
     if not cell.endswith(" static"):  # static files, found or not, may be cached
         assert headers.get("Cache-Control") == "no-store", (cell, headers.get("Cache-Control"))
 

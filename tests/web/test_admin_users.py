@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from exchange.demo import DEMO_PASSWORD
 from exchange.domain.clock import FixedClock
-from exchange.models.accounts import RecoveryCode, User
+from exchange.models.accounts import RecoveryCode, User, UserRole
 from exchange.models.org import Unit
 from exchange.security import totp
 from tests.conftest import login, post_form
@@ -75,7 +75,9 @@ def test_created_user_must_enrol_a_second_factor_and_change_password(
     assert answer.status_code == 302
     row = _user(app, "lea.martin")
     assert answer.location == f"/admin/comptes/{row.public_id}"
-    assert events_since(app, before) == [("user.created", row.public_id)]
+    assert events_since(app, before) == [
+        ("user.created", row.public_id), ("user.role_granted.social_worker", row.public_id),
+        ("user.role_granted.unit_manager", row.public_id)]
     assert row.roles == {"social_worker", "unit_manager"}
     assert row.must_change_password and row.active and row.totp_enrolled_at is None
     assert row.password_hash.startswith("$argon2id$") and INITIAL not in row.password_hash
@@ -177,8 +179,94 @@ def test_an_administrator_cannot_remove_their_own_admin_role(admin: FlaskClient,
         "unit": public_id(app, Unit, name="Direction de la cohésion sociale"),
         "roles": ["dpo"]})
     assert answer.status_code == 400
-    assert "propre rôle d'administrateur" in field_error(answer, "roles")
-    assert _user(app, "admin").roles == {"admin"} and events_since(app, before) == []
+    assert "vos propres rôles" in field_error(answer, "roles")
+    assert _user(app, "admin").roles == {"admin"}
+    assert events_since(app, before) == [("user.own_roles_refused", me.public_id)]
+
+
+def _own_edit(admin: FlaskClient, app: Flask, **changes: Any) -> Any:
+    me = _user(app, "admin")
+    data = {"display_name": me.display_name, "email": me.email,
+            "unit": me.unit.public_id, "roles": sorted(me.roles), **changes}
+    return post_form(admin, f"/admin/comptes/{me.public_id}/modifier", data)
+
+
+def test_admin_cannot_grant_themself_a_role(admin: FlaskClient, app: Flask) -> None:
+    me = _user(app, "admin")
+    page = admin.get(f"/admin/comptes/{me.public_id}/modifier").get_data(as_text=True)
+    assert "ne peuvent être modifiés que par un autre administrateur" in page
+    for roles in (["admin", "social_worker"], ["admin", "dpo"], ["admin", "coordinator"]):
+        before = head(app)
+        answer = _own_edit(admin, app, roles=roles, display_name="Administrateur renommé")
+        assert answer.status_code == 400
+        assert field_error(answer, "roles") == ("Vous ne pouvez pas modifier vos propres rôles "
+                                                ": demandez-le à un autre administrateur.")
+        assert events_since(app, before) == [("user.own_roles_refused", me.public_id)]
+        assert (_user(app, "admin").roles, _user(app, "admin").display_name) == (
+            {"admin"}, me.display_name)  # nothing of the form is saved
+    assert admin.get("/travailleur-social/").status_code == 403
+    assert admin.get("/dpo/").status_code == 403
+    # What stays theirs to change: their name and address.
+    assert _own_edit(admin, app, display_name="Administratrice").status_code == 302
+    assert _user(app, "admin").display_name == "Administratrice"
+
+
+def test_admin_holding_a_personal_data_role_cannot_move_themself_to_another_unit(
+        admin: FlaskClient, app: Flask) -> None:
+    """A social worker sees their unit's persons: choosing one's own unit is choosing whose."""
+    with db(app) as s:
+        me = s.scalar(select(User).where(User.username == "admin"))
+        assert me is not None
+        me.role_rows.append(UserRole(role="social_worker"))  # given by another administrator
+    before = head(app)
+    answer = _own_edit(admin, app, unit=public_id(app, Unit, name="MDS de Montauban"))
+    assert answer.status_code == 400
+    assert "votre propre structure" in field_error(answer, "unit")
+    assert _user(app, "admin").unit.name == "Direction de la cohésion sociale"
+    assert events_since(app, before) == [("user.own_roles_refused", _user(app, "admin").public_id)]
+
+
+def test_role_grant_is_shown_to_the_dpo(admin: FlaskClient, app: Flask,
+                                        clock: FixedClock) -> None:
+    before = head(app)
+    post_form(admin, "/admin/comptes/nouveau", _new_user_form(app))  # social worker + manager
+    lea = _user(app, "lea.martin")
+    # A role that opens no personal data is no grant; one already held in the institution
+    # neither.
+    worker = _user(app, "ts.montauban")
+    post_form(admin, f"/admin/comptes/{worker.public_id}/modifier", {
+        "display_name": worker.display_name, "email": worker.email,
+        "unit": worker.unit.public_id, "roles": ["social_worker", "coordinator"]})
+    # Moved into the Département, the CIAS's social worker now opens the Département's data.
+    lodeve = _user(app, "ts.lodeve")
+    post_form(admin, f"/admin/comptes/{lodeve.public_id}/modifier", {
+        "display_name": lodeve.display_name, "email": lodeve.email,
+        "unit": public_id(app, Unit, name="MDS de Moissac"), "roles": ["social_worker"]})
+    # France Travail's coordinator made an advisor: France Travail's DPO's business.
+    coordinator = _user(app, "cm.francetravail")
+    post_form(admin, f"/admin/comptes/{coordinator.public_id}/modifier", {
+        "display_name": coordinator.display_name, "email": coordinator.email,
+        "unit": coordinator.unit.public_id, "roles": ["coordinator", "advisor"]})
+    grants = [(action, object_id) for action, object_id in events_since(app, before)
+              if action.startswith("user.role_granted.")]
+    assert grants == [("user.role_granted.social_worker", lea.public_id),
+                      ("user.role_granted.unit_manager", lea.public_id),
+                      ("user.role_granted.social_worker", lodeve.public_id),
+                      ("user.role_granted.advisor", coordinator.public_id)]
+
+    dpo = app.test_client()
+    login(dpo, "dpo.departement", clock)
+    assert "Attributions de rôles" in dpo.get("/dpo/").get_data(as_text=True)
+    page = dpo.get("/dpo/attributions-de-roles")
+    assert page.status_code == 200
+    rows = re.findall(r"<tr>\s*<td>[^<]*</td>\s*<td>[^<]*<code>([^<]+)</code></td>\s*"
+                      r"<td>([^<]*)</td>\s*<td>([^<]*)</td>\s*<td><code>([^<]+)</code>",
+                      page.get_data(as_text=True))
+    assert sorted(rows) == sorted([
+        ("lea.martin", "MDS de Castelsarrasin", "Travailleur social", "admin"),
+        ("lea.martin", "MDS de Castelsarrasin", "Responsable de structure", "admin"),
+        ("ts.lodeve", "MDS de Moissac", "Travailleur social", "admin")])
+    assert "cm.francetravail" not in page.get_data(as_text=True)
 
 
 # -- disabling and resets ------------------------------------------------------------------

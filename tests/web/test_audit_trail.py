@@ -67,7 +67,8 @@ def test_rehashed_event_breaks_the_next_link(busy_app: Flask) -> None:
         assert event is not None
         s.expunge(event)
     event.object_id = "forged"
-    forged = audit.event_hash(event.prev_hash, audit.event_fields(event))
+    key = busy_app.extensions["liaison"].master.audit_chain_key()  # even with the chain key
+    forged = audit.event_hash(event.prev_hash, audit.event_fields(event), key=key)
     _tamper(busy_app, "UPDATE audit_events SET object_id = 'forged', hash = ? WHERE seq = 12",
             forged)
     code, output = _verify(busy_app)

@@ -102,3 +102,88 @@ def test_demo_mode_generates_its_secrets_and_says_so(tmp_path: Path) -> None:
     assert any("clé maîtresse" in line for line in settings.announcements)
     again = Settings.from_env({"LIAISON_MODE": "demo", "LIAISON_INSTANCE": str(tmp_path / "demo")})
     assert again.secret_key == settings.secret_key
+
+
+# -- every variable parsed strictly ------------------------------------------------------------
+
+
+def _demo(tmp_path: Path, **values: str) -> dict[str, str]:
+    return {"LIAISON_MODE": "demo", "LIAISON_INSTANCE": str(tmp_path / "demo"), **values}
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("1", True), ("true", True), ("TRUE", True), ("True", True), ("yes", True), ("On", True),
+    ("0", False), ("false", False), ("False", False), ("NO", False), ("off", False),
+    (" no ", False),
+])
+def test_boolean_settings_are_read_in_any_case(tmp_path: Path, raw: str, expected: bool) -> None:
+    assert Settings.from_env(_demo(tmp_path, LIAISON_SCHEDULER=raw)).scheduler is expected
+
+
+@pytest.mark.parametrize(("name", "raw", "reason"), [
+    ("LIAISON_SCHEDULER", "maybe", "doit valoir 1, true, yes, on ou 0, false, no, off"),
+    ("LIAISON_SMTP_STARTTLS", "sometimes", "doit valoir 1, true"),
+    ("LIAISON_SMTP_PORT", "-25", "compris entre 1 et 65535"),
+    ("LIAISON_SMTP_PORT", "0", "compris entre 1 et 65535"),
+    ("LIAISON_SMTP_PORT", "65536", "compris entre 1 et 65535"),
+    ("LIAISON_SMTP_PORT", "twenty-five", "nombre entier"),
+    ("LIAISON_SMTP_SECURITY", "ssl", "doit valoir tls ou starttls ou none"),
+    ("LIAISON_SESSION_IDLE_MINUTES", "0", "compris entre 1 et 1440"),
+    ("LIAISON_SESSION_IDLE_MINUTES", "5256000", "compris entre 1 et 1440"),
+    ("LIAISON_SESSION_IDLE_MINUTES", "1.5", "nombre entier"),
+    ("LIAISON_SESSION_IDLE_MINUTES", "9" * 4300, "nombre entier"),
+    ("LIAISON_SESSION_IDLE_MINUTES", "1000", "dépasse la durée de vie"),
+    ("LIAISON_SESSION_LIFETIME_HOURS", "0", "compris entre 1 et 24"),
+    ("LIAISON_AUDIT_RETENTION_DAYS", "-1", "compris entre 1 et"),
+    ("LIAISON_STATS_MASK_THRESHOLD", "0", "compris entre 1 et 1000"),
+    ("LIAISON_RETENTION_HOUR", "24", "compris entre 0 et 23"),
+    ("LIAISON_RETENTION_NOTICE_DAYS", "soon", "nombre entier"),
+    ("LIAISON_PROXY_COUNT", "-1", "compris entre 0 et 10"),
+    ("LIAISON_MAX_ATTACHMENT_BYTES", "0", "compris entre 1024 et"),
+    ("LIAISON_LOG_FORMAT", "xml", "doit valoir json ou plain"),
+])
+def test_junk_and_out_of_range_settings_are_refused_naming_the_variable(
+        tmp_path: Path, name: str, raw: str, reason: str) -> None:
+    production = _env(tmp_path, LIAISON_SECRET_KEY=STRONG,
+                      LIAISON_DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}",
+                      LIAISON_MASTER_KEY_FILE=str(_master(tmp_path)))
+    for env in (_demo(tmp_path), production):
+        with pytest.raises(SettingsError) as refused:
+            Settings.from_env({**env, name: raw})
+        text = str(refused.value)
+        assert name in text and reason in text, text
+        assert len(text) < 400  # a long value is quoted cut, never whole
+    assert not (tmp_path / "demo").exists()  # refused before anything was written
+
+
+def test_every_bad_setting_is_named_at_once(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env(_demo(tmp_path, LIAISON_SCHEDULER="peut-être",
+                                LIAISON_SMTP_PORT="99999", LIAISON_RETENTION_HOUR="-3"))
+    assert len(refused.value.problems) == 4  # a heading and one line per variable
+
+
+@pytest.mark.parametrize(("values", "security"), [
+    ({"LIAISON_SMTP_PORT": "465"}, "tls"),
+    ({"LIAISON_SMTP_PORT": "587"}, "starttls"),
+    ({"LIAISON_SMTP_PORT": "25"}, "none"),
+    ({"LIAISON_SMTP_PORT": "2525", "LIAISON_SMTP_STARTTLS": "Yes"}, "starttls"),
+    ({"LIAISON_SMTP_PORT": "2465", "LIAISON_SMTP_SECURITY": "TLS"}, "tls"),
+    ({"LIAISON_SMTP_PORT": "465", "LIAISON_SMTP_SECURITY": "none"}, "none"),
+])
+def test_smtp_security_follows_the_port_unless_set(tmp_path: Path, values: dict[str, str],
+                                                   security: str) -> None:
+    assert Settings.from_env(_demo(tmp_path, **values)).smtp_security == security
+
+
+@pytest.mark.parametrize(("values", "reason"), [
+    ({"LIAISON_SMTP_HOST": "smtp.example.fr", "LIAISON_SMTP_USER": "liaison",
+      "LIAISON_SMTP_PASSWORD": "s3cret-mot-de-passe"}, "ne doit pas circuler en clair"),
+    ({"LIAISON_SMTP_STARTTLS": "1", "LIAISON_SMTP_SECURITY": "tls"}, "contredit"),
+    ({"LIAISON_SMTP_CA_FILE": "/nonexistent/ca.pem"}, "introuvable"),
+])
+def test_unsafe_or_contradictory_smtp_settings_are_refused(
+        tmp_path: Path, values: dict[str, str], reason: str) -> None:
+    with pytest.raises(SettingsError, match=reason) as refused:
+        Settings.from_env(_demo(tmp_path, **values))
+    assert "s3cret" not in str(refused.value)

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import timedelta
+from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from exchange import create_app
 from exchange.demo import DEMO_PASSWORD
 from exchange.domain.clock import FixedClock
-from exchange.models.accounts import RecoveryCode, User, UserRole
+from exchange.models.accounts import LoginFailure, RecoveryCode, User, UserRole
 from exchange.models.audit import AuditEvent
 from exchange.security import totp
-from tests.conftest import login, post_form, totp_code
+from exchange.security.throttle import Throttle
+from tests.conftest import login, make_settings, post_form, totp_code
 
 
 def _password_step(client: FlaskClient, username: str, password: str = DEMO_PASSWORD):  # type: ignore[no-untyped-def]
@@ -67,41 +71,181 @@ def test_unknown_account_and_wrong_password_get_the_same_answer(client: FlaskCli
     assert "Identifiant ou mot de passe incorrect." in message(wrong)
 
 
-def test_account_is_throttled_after_five_failures_even_with_the_right_password(
-        client: FlaskClient, app: Flask) -> None:
-    for _ in range(5):
-        assert _password_step(client, "ts.montauban", "wrong-password-xyz").status_code == 401
-    blocked = _password_step(client, "ts.montauban")
-    assert blocked.status_code == 429
-    assert "Trop de tentatives" in blocked.get_data(as_text=True)
+# -- throttling -----------------------------------------------------------------------------
+# The test client comes from 127.0.0.1; `_from` gives a browser another address.
+
+STRANGER = "203.0.113.66"
+OWNER = "198.51.100.20"
+WRONG = "wrong-password-xyz"
+
+
+def _from(app: Flask, address: str) -> FlaskClient:
+    browser = app.test_client()
+    browser.environ_base["REMOTE_ADDR"] = address
+    return browser
+
+
+def _retry_after(answer) -> int:  # type: ignore[no-untyped-def]
+    assert answer.status_code == 429, answer.status_code
+    assert "Trop de tentatives" in answer.get_data(as_text=True)
+    return int(answer.headers["Retry-After"])
+
+
+def test_stranger_cannot_lock_out_the_owner(app: Flask, clock: FixedClock) -> None:
+    stranger = _from(app, STRANGER)
+    # Hammering: the first failures count, the rest are refused without counting.
+    answers = [_password_step(stranger, "ts.montauban", WRONG).status_code for _ in range(30)]
+    assert answers == [401] * 3 + [429] * 27
+    # Then as fast as the throttle lets a patient stranger go.
+    for _ in range(6):
+        clock.advance(timedelta(seconds=_retry_after(
+            _password_step(stranger, "ts.montauban", WRONG))))
+        assert _password_step(stranger, "ts.montauban", WRONG).status_code == 401
+
+    owner = _from(app, OWNER)
+    login(owner, "ts.montauban", clock)  # right password and code, from another address
+    assert owner.get("/travailleur-social/").status_code == 200
+    # The owner's sign-in gave the stranger no fresh attempts.
+    _retry_after(_password_step(stranger, "ts.montauban", DEMO_PASSWORD))
     assert _actions(app)[-1] == "login.throttled"
 
 
-def test_throttle_lifts_after_the_window(client: FlaskClient, clock: FixedClock) -> None:
-    for _ in range(5):
-        _password_step(client, "ts.montauban", "wrong-password-xyz")
-    clock.advance(timedelta(minutes=16))
+def test_repeated_failures_from_one_address_get_growing_delays(
+        client: FlaskClient, clock: FixedClock) -> None:
+    for _ in range(3):
+        assert _password_step(client, "ts.montauban", WRONG).status_code == 401
+    delays = []
+    for _ in range(6):
+        delays.append(_retry_after(_password_step(client, "ts.montauban", WRONG)))
+        clock.advance(timedelta(seconds=delays[-1] - 1))
+        # Even the right password waits: the throttle is checked before the password.
+        _retry_after(_password_step(client, "ts.montauban", DEMO_PASSWORD))
+        clock.advance(timedelta(seconds=1))
+        assert _password_step(client, "ts.montauban", WRONG).status_code == 401
+    assert delays == [60, 120, 240, 480, 900, 900]  # doubling, up to 15 minutes
+    blocked = _password_step(client, "ts.montauban", WRONG)
+    assert "Réessayez dans 15 minutes." in blocked.get_data(as_text=True)
+    clock.advance(timedelta(minutes=15))
     assert _password_step(client, "ts.montauban").status_code == 302
 
 
-def test_address_is_throttled_across_accounts(client: FlaskClient) -> None:
+def test_a_full_sign_in_clears_the_failures_of_its_own_address(
+        client: FlaskClient, clock: FixedClock) -> None:
+    for _ in range(3):
+        _password_step(client, "ts.montauban", WRONG)
+    clock.advance(timedelta(minutes=1))
+    login(client, "ts.montauban", clock)
+    post_form(client, "/connexion/deconnexion", {}, form_page="/")
+    for _ in range(3):
+        assert _password_step(client, "ts.montauban", WRONG).status_code == 401
+
+
+def test_address_is_throttled_across_accounts(app: Flask, client: FlaskClient,
+                                              clock: FixedClock) -> None:
     for index in range(20):
-        _password_step(client, f"guess.{index}", "wrong-password-xyz")
-    assert _password_step(client, "cft.montauban").status_code == 429
+        assert _password_step(client, f"guess.{index}", WRONG).status_code == 401
+    assert _retry_after(_password_step(client, "cft.montauban")) == 60
+    # Credential stuffing from one address does not touch the accounts' owners elsewhere.
+    login(_from(app, OWNER), "cft.montauban", clock)
+
+
+def test_rotating_addresses_within_one_ipv6_network_does_not_escape_the_throttle(
+        app: Flask) -> None:
+    for host in ("1", "2", "3"):
+        answer = _password_step(_from(app, f"2001:db8:1:2::{host}"), "ts.montauban", WRONG)
+        assert answer.status_code == 401
+    _retry_after(_password_step(_from(app, "2001:db8:1:2:ffff::9"), "ts.montauban", WRONG))
+    assert _password_step(_from(app, "2001:db8:1:3::1"), "ts.montauban",
+                          WRONG).status_code == 401
+
+
+def test_many_addresses_against_one_account_only_slow_it_down_briefly(
+        instance: Path, clock: FixedClock) -> None:
+    app = create_app(make_settings(instance, login_max_failures_account=10), clock=clock)
+    try:
+        for index in range(10):
+            answer = _password_step(_from(app, f"203.0.113.{index + 1}"), "ts.montauban", WRONG)
+            assert answer.status_code == 401
+        owner = _from(app, OWNER)
+        assert _retry_after(_password_step(owner, "ts.montauban")) == 10
+        clock.advance(timedelta(seconds=10))
+        login(owner, "ts.montauban", clock)
+    finally:
+        app.extensions["liaison"].db.dispose()
 
 
 def test_unknown_accounts_are_throttled_like_real_ones(client: FlaskClient) -> None:
-    for _ in range(5):
-        _password_step(client, "nobody.here", "wrong-password-xyz")
-    assert _password_step(client, "nobody.here", "wrong-password-xyz").status_code == 429
+    for _ in range(3):
+        _password_step(client, "nobody.here", WRONG)
+        _password_step(client, "ts.montauban", WRONG)
+    unknown = _password_step(client, "nobody.here", WRONG)
+    known = _password_step(client, "ts.montauban", WRONG)
+    assert _retry_after(unknown) == _retry_after(known) == 60
+
+    def message(response) -> str:  # type: ignore[no-untyped-def]
+        return re.sub(r'value="[^"]*"', "", response.get_data(as_text=True))
+
+    assert message(unknown) == message(known).replace("ts.montauban", "nobody.here")
 
 
 def test_second_factor_failures_count_towards_throttling(client: FlaskClient) -> None:
     _password_step(client, "ts.montauban")
-    for _ in range(5):
+    for _ in range(3):
         assert post_form(client, "/connexion/second-facteur",
                          {"code": "000000"}).status_code == 401
-    assert post_form(client, "/connexion/second-facteur", {"code": "000000"}).status_code == 429
+    _retry_after(post_form(client, "/connexion/second-facteur", {"code": "000000"}))
+
+
+def test_change_password_form_is_throttled(app: Flask, client: FlaskClient,
+                                           clock: FixedClock) -> None:
+    """A stolen session must not be a way to guess the password and then change it."""
+    login(client, "ts.montauban", clock)
+    new = "une phrase de passe assez longue"
+    for _ in range(3):
+        answer = post_form(client, "/connexion/mot-de-passe",
+                           {"current": WRONG, "new": new, "confirm": new})
+        assert answer.status_code == 400
+        assert "Mot de passe actuel incorrect." in answer.get_data(as_text=True)
+    assert _actions(app)[-1] == "password.change_failure"
+    right = {"current": DEMO_PASSWORD, "new": new, "confirm": new}
+    assert _retry_after(post_form(client, "/connexion/mot-de-passe", right)) == 60
+    assert _actions(app)[-1] == "password.change_throttled"
+    with app.extensions["liaison"].db.unit_of_work() as s:
+        hashed = s.scalar(select(User.password_hash).where(User.username == "ts.montauban"))
+    assert app.extensions["liaison"].passwords.verify(hashed, DEMO_PASSWORD)
+    # The same counters as the sign-in: the failures also slow down sign-in from here.
+    _retry_after(_password_step(app.test_client(), "ts.montauban"))
+    clock.advance(timedelta(minutes=1))
+    assert post_form(client, "/connexion/mot-de-passe", right).location == "/connexion/"
+
+
+def test_login_failure_keys_are_not_reversible_without_the_server_secret(
+        app: Flask, client: FlaskClient, instance: Path) -> None:
+    names = ["ts.montauban", "nobody.here"]
+    for name in names:
+        _password_step(client, name, WRONG)
+    with app.extensions["liaison"].db.unit_of_work() as s:
+        stored = s.execute(select(LoginFailure.account_key, LoginFailure.address_key)).all()
+    accounts = {row.account_key for row in stored}
+    addresses = {row.address_key for row in stored}
+    assert len(accounts) == 2 and len(addresses) == 1
+
+    def digests(value: str, label: str) -> set[str]:
+        return {hashlib.sha256(data.encode()).hexdigest()
+                for data in (value, f"{label}:{value}", value.casefold())}
+
+    # What a word list of user names (or of addresses) finds with plain digests: nothing.
+    guesses = set().union(*(digests(name, "account") for name in names),
+                          *(digests(address, "address")
+                            for address in ("127.0.0.1", "::1", "localhost")))
+    assert not (accounts | addresses) & guesses
+    # The server, holding the secret, still counts; another secret gives other keys.
+    settings = app.extensions["liaison"].settings
+    ours = Throttle.from_settings(settings)
+    assert {ours.account_key(name) for name in names} == accounts
+    theirs = Throttle.from_settings(settings.with_(
+        secret_key="another-secret-key-0123456789abcdefghijkl"))
+    assert not {theirs.account_key(name) for name in names} & accounts
 
 
 def _new_user(app: Flask, username: str) -> None:

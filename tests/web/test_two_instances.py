@@ -41,7 +41,7 @@ def test_a_session_opened_on_one_instance_is_valid_on_the_other(
 def test_a_login_throttled_on_one_instance_is_throttled_on_the_other(
         app: Flask, second_app: Flask) -> None:
     first = app.test_client()
-    for _ in range(5):
+    for _ in range(3):
         answer = post_form(first, "/connexion/", {"username": "ts.montauban",
                                                   "password": "not-the-password-at-all"})
         assert answer.status_code == 401
