@@ -56,8 +56,9 @@ if _json:
     logconfig_dict = {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "exchange.logs.JsonFormatter"}},
-        "handlers": {"stdout": {"class": "exchange.logs.StdoutHandler", "formatter": "json"}},
+        "formatters": {"json": {"()": "exchange.platform.logs.JsonFormatter"}},
+        "handlers": {"stdout": {"class": "exchange.platform.logs.StdoutHandler",
+                                "formatter": "json"}},
         "root": {"level": "INFO", "handlers": []},  # the app adds its own JSON handler
         "loggers": {
             "gunicorn.error": {"handlers": ["stdout"], "level": loglevel.upper(),

@@ -1,3 +1,3 @@
-from exchange import create_app
+from exchange.app import create_app
 
 app = create_app()

@@ -44,20 +44,22 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from exchange import audit, audit_walk, create_app  # noqa: E402
-from exchange.audit_anchor import chain_key  # noqa: E402
-from exchange.audit_checkpoints import checkpoint_document, next_number  # noqa: E402
-from exchange.demo import DEMO_PASSWORD, demo_totp_secret, seed  # noqa: E402
-from exchange.domain.clock import FixedClock  # noqa: E402
-from exchange.migrate import upgrade  # noqa: E402
-from exchange.models.accounts import User  # noqa: E402
-from exchange.models.audit import AuditCheckpoint, AuditHead  # noqa: E402
-from exchange.models.org import Institution, Unit  # noqa: E402
-from exchange.models.people import Consent, Person  # noqa: E402
-from exchange.security import totp  # noqa: E402
-from exchange.settings import Settings  # noqa: E402
-from keys.manifest import sign_platform  # noqa: E402
-from keys.personal import blind_index  # noqa: E402
+from exchange.accounts import totp
+from exchange.accounts.models import User
+from exchange.app import create_app
+from exchange.audit import trail as audit
+from exchange.audit import walk as audit_walk
+from exchange.audit.anchor import chain_key
+from exchange.audit.checkpoints import checkpoint_document, next_number
+from exchange.audit.models import AuditCheckpoint, AuditHead
+from exchange.demo.seed import DEMO_PASSWORD, demo_totp_secret, seed
+from exchange.domain.clock import FixedClock
+from exchange.org.models import Institution, Unit
+from exchange.persons.models import Consent, Person
+from exchange.platform.migrate import upgrade
+from exchange.platform.settings import Settings
+from keys.manifest import sign_platform
+from keys.personal import blind_index
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 VERIFY_TARGET = 500_000

@@ -25,23 +25,26 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import select
 
-from exchange import audit, consents, create_app, persons  # noqa: E402
-from exchange.demo import DEMO_PASSWORD, demo_totp_secret, seed  # noqa: E402
-from exchange.domain.clock import FixedClock  # noqa: E402
-from exchange.domain.identity import Identity  # noqa: E402
-from exchange.domain.vocabulary import FicheKind  # noqa: E402
-from exchange.fiches import drafts, sending, signing  # noqa: E402
-from exchange.fiches.common import Context, one_document, owner_of_unit  # noqa: E402
-from exchange.fiches.rendering import render_pdf, sign_pdf  # noqa: E402
-from exchange.migrate import upgrade  # noqa: E402
-from exchange.models.org import Institution, Unit  # noqa: E402
-from exchange.policy import visible_fiche  # noqa: E402
-from exchange.security import totp  # noqa: E402
-from exchange.settings import Settings  # noqa: E402
-from exchange.web.accounts import SignedIn, load_user_row  # noqa: E402
-from exchange.web.helpers import actor_for  # noqa: E402
+from exchange.accounts import totp
+from exchange.accounts.loading import SignedIn, load_user_row
+from exchange.app import create_app
+from exchange.audit import trail as audit
+from exchange.demo.seed import DEMO_PASSWORD, demo_totp_secret, seed
+from exchange.domain.clock import FixedClock
+from exchange.domain.identity import Identity
+from exchange.domain.vocabulary import FicheKind
+from exchange.fiches import drafts, sending, signing
+from exchange.fiches.common import Context, one_document, owner_of_unit
+from exchange.fiches.rendering import render_pdf, sign_pdf
+from exchange.org.models import Institution, Unit
+from exchange.persons import consents
+from exchange.persons import identities as persons
+from exchange.platform.migrate import upgrade
+from exchange.platform.settings import Settings
+from exchange.policy import visible_fiche
+from exchange.web.helpers import actor_for
 
 RUNS = 15
 OPENS = 30
@@ -69,7 +72,7 @@ _USER_IDS: dict[str, int] = {}
 
 def _context(svc: Any, session: Any, username: str) -> Context:
     """The context of a request by `username`, whose id a request reads from its session."""
-    from exchange.models.accounts import User
+    from exchange.accounts.models import User
 
     if username not in _USER_IDS:
         _USER_IDS[username] = session.scalar(select(User.id).where(User.username == username))
@@ -99,7 +102,7 @@ def _person_and_consent(svc: Any) -> Any:
 
 
 def _draft(svc: Any, person_pid: str) -> str:
-    from exchange.models.people import Person
+    from exchange.persons.models import Person
 
     with svc.db.unit_of_work() as s:
         ctx = _context(svc, s, "ts.lodeve")

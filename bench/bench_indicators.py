@@ -34,9 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from exchange.db import Database  # noqa: E402
-from exchange.domain.dates import add_months  # noqa: E402
-from exchange.domain.indicators import (  # noqa: E402
+from exchange.domain.dates import add_months
+from exchange.domain.indicators import (
     Fact,
     Period,
     Scope,
@@ -45,9 +44,10 @@ from exchange.domain.indicators import (  # noqa: E402
     midterm_on_time,
     month_of,
 )
-from exchange.domain.vocabulary import DeclineReason, ExitReason  # noqa: E402
-from exchange.migrate import upgrade  # noqa: E402
-from exchange.statistics import band_for, indicators  # noqa: E402
+from exchange.domain.vocabulary import DeclineReason, ExitReason
+from exchange.indicators.facts import band_for, indicators
+from exchange.platform.db import Database
+from exchange.platform.migrate import upgrade
 
 TARGET_SECONDS = 1.0
 TODAY = date(2026, 11, 23)
@@ -239,7 +239,7 @@ def main() -> int:
             if args.pure:
                 from sqlalchemy import select
 
-                from exchange.models.statistics import StatFact
+                from exchange.indicators.models import StatFact
 
                 scope, period = Scope(institution=ft_id), Period(2025)
                 t0 = time.perf_counter()

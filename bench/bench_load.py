@@ -54,22 +54,25 @@ from uuid import uuid4
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, make_url, select  # noqa: E402
+from sqlalchemy import func, make_url, select
 
-from exchange import audit, consents, create_app, persons  # noqa: E402
-from exchange.demo import DEMO_PASSWORD, TOTP_BOX, demo_totp_secret  # noqa: E402
-from exchange.domain.identity import Identity  # noqa: E402
-from exchange.domain.vocabulary import FicheKind  # noqa: E402
-from exchange.fiches import drafts, signing  # noqa: E402
-from exchange.fiches.common import Context  # noqa: E402
-from exchange.models.accounts import User, UserRole  # noqa: E402
-from exchange.models.audit import AuditEvent  # noqa: E402
-from exchange.models.fiches import Fiche  # noqa: E402
-from exchange.models.org import Institution, Unit  # noqa: E402
-from exchange.security import totp  # noqa: E402
-from exchange.settings import Settings  # noqa: E402
-from exchange.web.accounts import SignedIn, load_user_row  # noqa: E402
-from exchange.web.helpers import actor_for  # noqa: E402
+from exchange.accounts import totp
+from exchange.accounts.loading import SignedIn, load_user_row
+from exchange.accounts.models import User, UserRole
+from exchange.app import create_app
+from exchange.audit import trail as audit
+from exchange.audit.models import AuditEvent
+from exchange.demo.seed import DEMO_PASSWORD, TOTP_BOX, demo_totp_secret
+from exchange.domain.identity import Identity
+from exchange.domain.vocabulary import FicheKind
+from exchange.fiches import drafts, signing
+from exchange.fiches.common import Context
+from exchange.fiches.models import Fiche
+from exchange.org.models import Institution, Unit
+from exchange.persons import consents
+from exchange.persons import identities as persons
+from exchange.platform.settings import Settings
+from exchange.web.helpers import actor_for
 
 SOCIAL_UNIT = "CIAS Lodévois et Larzac — Lodève"
 ADVISOR_UNIT = "Agence France Travail Clermont-l'Hérault"

@@ -28,13 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from exchange.pdf import (  # noqa: E402 - after the sys.path line, so the script runs alone
-    countersign_fiche_pdf,
-    render_fiche_pdf,
-    sign_fiche_pdf,
-    validate_fiche_pdf,
-)
-from exchange.pdf.sample import sample_fiche  # noqa: E402
+from exchange.fiches.pdf import render_fiche_pdf
+from exchange.fiches.pdf_sample import sample_fiche
+from exchange.fiches.pdf_signing import countersign_fiche_pdf, sign_fiche_pdf, validate_fiche_pdf
 
 
 def _median_ms(action: Callable[[], object], runs: int) -> float:

@@ -20,19 +20,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import insert, select  # noqa: E402
+from sqlalchemy import insert, select
 
-from exchange.demo import seed  # noqa: E402
-from exchange.domain.clock import FixedClock  # noqa: E402
-from exchange.migrate import upgrade  # noqa: E402
-from exchange.models.accounts import User  # noqa: E402
-from exchange.models.documents import Document, KeyWrap  # noqa: E402
-from exchange.models.fiches import Fiche  # noqa: E402
-from exchange.models.org import Convention, Unit  # noqa: E402
-from exchange.models.people import Person  # noqa: E402
-from exchange.services import Services  # noqa: E402
-from exchange.settings import Settings  # noqa: E402
-from retention.sweep import run_sweep  # noqa: E402
+from exchange.accounts.models import User
+from exchange.demo.seed import seed
+from exchange.domain.clock import FixedClock
+from exchange.fiches.models import Fiche
+from exchange.org.models import Convention, Unit
+from exchange.persons.models import Person
+from exchange.platform.migrate import upgrade
+from exchange.platform.models import Document, KeyWrap
+from exchange.platform.services import Services
+from exchange.platform.settings import Settings
+from retention.sweep import run_sweep
 
 DUE = int(os.environ.get("BENCH_RETENTION_DUE", "100000"))
 NOT_DUE = int(os.environ.get("BENCH_RETENTION_RECORDS", "1000000"))

@@ -19,18 +19,24 @@ from typing import Protocol
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
-from exchange.db import is_reading
-from exchange.models.accounts import User
-from exchange.models.audit import AuditEvent
-from exchange.models.fiches import Accompaniment, Fiche
-from exchange.models.org import Institution, Unit
-from exchange.models.people import Consent, Person, PersonUnit
-from exchange.models.rights import Breach, RightsRequest
+from exchange.accounts.models import User
+from exchange.audit.models import AuditEvent
+from exchange.dpo.models import Breach, RightsRequest
+from exchange.fiches.models import Accompaniment, Fiche
+from exchange.org.models import Institution, Unit
+from exchange.persons.models import Consent, Person, PersonUnit
+from exchange.platform.db import is_reading
 
 # A recipient sees a fiche once it has been sent, never its drafts.
 RECEIVED_STATES = frozenset({"sent", "read", "acknowledged", "accepted", "declined", "recalled"})
 ROLES_WITH_PERSONS = frozenset({"social_worker", "advisor", "unit_manager"})
 WRITER_ROLES = ("social_worker", "advisor")
+# The roles that open persons, fiches or (for the DPO: art. 15 exports, searches by person)
+# personal data: granting one is shown to the DPO of the account's institution.
+PERSONAL_DATA_ROLES = ROLES_WITH_PERSONS | {"dpo"}
+# One action per role, about the account (object type "user"): the DPO's journal names the role
+# and finds the event among the events about the institution's accounts.
+ROLE_GRANTED = "user.role_granted."
 """Who records persons and consents and writes fiches; a unit manager reads and countersigns."""
 DPO_ROLE = "dpo"
 

@@ -1,11 +1,13 @@
-"""Alembic environment: the models' metadata, the URL given by `exchange.migrate`."""
+"""Alembic environment: the models' metadata, the URL given by `exchange.platform.migrate`."""
 
 from __future__ import annotations
 
 from alembic import context
 
-import exchange.models  # noqa: F401 - registers every table on the metadata
-from exchange.db import Base, make_engine
+from exchange.platform.db import Base, make_engine
+from exchange.platform.features import load_models
+
+load_models()  # every feature's tables on the metadata
 
 config = context.config
 target_metadata = Base.metadata

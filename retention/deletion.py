@@ -42,14 +42,14 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import ColumnElement, Row, delete, insert, inspect, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from exchange import audit
+from exchange.audit import trail as audit
 from exchange.domain.clock import paris_date
 from exchange.domain.dates import add_months
 from exchange.domain.vocabulary import Axis, FicheState
-from exchange.models.documents import Document, KeyWrap
-from exchange.models.fiches import Accompaniment, Fiche, Receipt
-from exchange.models.org import Convention
-from exchange.models.people import Consent, Person
+from exchange.fiches.models import Accompaniment, Fiche, Receipt
+from exchange.org.models import Convention
+from exchange.persons.models import Consent, Person
+from exchange.platform.models import Document, KeyWrap
 from keys.store import KeyStore
 from retention.horizons import (
     CONVENTION_END,
@@ -166,8 +166,8 @@ def statistics_missing(session: Session, fiches: Sequence[FicheFacts],
         return set()
     from exchange.domain.indicators import month_of
     from exchange.domain.vocabulary import FicheKind
-    from exchange.models.statistics import StatFact
-    from exchange.statistics import ACCOMPANIMENT_PREFIX
+    from exchange.indicators.facts import ACCOMPANIMENT_PREFIX
+    from exchange.indicators.models import StatFact
     from keys.personal import blind_index
 
     sent = {f.id: f for f in fiches

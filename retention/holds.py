@@ -19,10 +19,10 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from exchange import audit
+from exchange.audit import trail as audit
 from exchange.domain.clock import paris_date
-from exchange.models.fiches import Accompaniment, Fiche
-from exchange.models.people import Person
+from exchange.fiches.models import Accompaniment, Fiche
+from exchange.persons.models import Person
 from keys.master import SecretBox
 from retention.horizons import Outcome, Sealing, recompute_for_person
 from retention.models import LegalHold, RetentionMark

@@ -42,16 +42,16 @@ from datetime import date, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from exchange.blobs import BlobError, delete_after_commit, write_in_transaction
-from exchange.documents import DocumentStore
+from exchange.accounts.models import User
 from exchange.domain.clock import paris_date
 from exchange.domain.dates import add_months
 from exchange.domain.vocabulary import Axis, FicheState
-from exchange.models.accounts import User
-from exchange.models.documents import Document, KeyWrap
-from exchange.models.fiches import Accompaniment, Fiche, Receipt
-from exchange.models.org import Convention
-from exchange.models.people import Consent, Person
+from exchange.fiches.models import Accompaniment, Fiche, Receipt
+from exchange.org.models import Convention
+from exchange.persons.models import Consent, Person
+from exchange.platform.blobs import BlobError, delete_after_commit, write_in_transaction
+from exchange.platform.documents import DocumentStore
+from exchange.platform.models import Document, KeyWrap
 from keys.envelope import Header
 from keys.errors import KeysError
 from keys.personal import PersonalFields

@@ -21,7 +21,7 @@ from typing import Protocol
 
 from sqlalchemy import Connection, text, update
 
-from exchange.db import Database
+from exchange.platform.db import Database
 from retention.models import RetentionState
 
 ADVISORY_KEY = int.from_bytes(hashlib.sha256(b"liaison/retention/sweep").digest()[:8], "big",

@@ -13,8 +13,8 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from exchange.db import Base
-from exchange.models.types import PUBLIC_ID, UTCDateTime, new_public_id
+from exchange.platform.db import Base
+from exchange.platform.types import PUBLIC_ID, UTCDateTime, new_public_id
 
 
 class LegalHold(Base):

@@ -14,9 +14,9 @@ from datetime import date, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from exchange.models.fiches import Accompaniment, Fiche
-from exchange.models.org import Unit
-from exchange.models.people import Person
+from exchange.fiches.models import Accompaniment, Fiche
+from exchange.org.models import Unit
+from exchange.persons.models import Person
 from retention.horizons import Basis, explain
 from retention.policy import NOTICE_DAYS
 

@@ -42,16 +42,16 @@ from typing import Any, Protocol
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
-from exchange import audit
-from exchange.blobs import BlobError, BlobStore, FolderBlobStore
-from exchange.db import Database
-from exchange.documents import DocumentStore
+from exchange.audit import trail as audit
+from exchange.audit.models import AuditEvent
 from exchange.domain.clock import paris_date
-from exchange.models.audit import AuditEvent
-from exchange.models.documents import Document
-from exchange.models.fiches import Accompaniment, Fiche
-from exchange.models.org import Convention
-from exchange.models.people import Consent, Person
+from exchange.fiches.models import Accompaniment, Fiche
+from exchange.org.models import Convention
+from exchange.persons.models import Consent, Person
+from exchange.platform.blobs import BlobError, BlobStore, FolderBlobStore
+from exchange.platform.db import Database
+from exchange.platform.documents import DocumentStore
+from exchange.platform.models import Document
 from keys.personal import PersonalFields
 from keys.shares import ShareKeyStore
 from keys.store import KeyStore

@@ -18,12 +18,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from exchange import create_app
-from exchange.db import Database
-from exchange.demo import DEMO_PASSWORD, demo_totp_secret
+from exchange.accounts import totp
+from exchange.app import create_app
+from exchange.demo.seed import DEMO_PASSWORD, demo_totp_secret
 from exchange.domain.clock import FixedClock
-from exchange.security import totp
-from exchange.settings import Settings
+from exchange.platform.db import Database
+from exchange.platform.settings import Settings
 from tests import databases
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -56,7 +56,7 @@ def _dispose_databases() -> Iterator[None]:
     """Close every connection pool a test opened, even through an app it did not dispose:
     PostgreSQL databases are dropped after each test, and a pool left to the garbage collector
     warns (ResourceWarning, an error under filterwarnings)."""
-    from exchange import db
+    from exchange.platform import db
 
     original = db.Database.__init__
 
@@ -98,8 +98,8 @@ def make_settings(instance: Path, **overrides: object) -> Settings:
 @pytest.fixture(scope="session")
 def template_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Migrated and seeded once; copied for each test."""
-    from exchange.demo import seed
-    from exchange.migrate import upgrade
+    from exchange.demo.seed import seed
+    from exchange.platform.migrate import upgrade
 
     instance = tmp_path_factory.mktemp("template")
     if databases.on_postgres():

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from exchange.domain import accompaniment as rules
 from exchange.domain.vocabulary import ExitReason
 from exchange.fiches.common import Context, FicheError, owner_of_unit
-from exchange.models.fiches import Accompaniment
+from exchange.fiches.models import Accompaniment
+from exchange.indicators.facts import record_fact
 from exchange.policy import WRITER_ROLES, accompaniment_query
-from exchange.statistics import record_fact
 
 EXIT_NOTE = "exit_note"
 PAIR_ONLY = ("Seul le binôme de l'accompagnement, son conseiller et son travailleur social, "

@@ -11,15 +11,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from exchange import audit
-from exchange.documents import DocumentStore
+from exchange.accounts.models import User
+from exchange.audit import trail as audit
 from exchange.domain.errors import DomainError
 from exchange.domain.vocabulary import Axis
-from exchange.models.accounts import User
-from exchange.models.documents import Document
-from exchange.models.fiches import Fiche
-from exchange.models.org import Institution, Unit
-from exchange.services import Services
+from exchange.fiches.models import Fiche
+from exchange.org.models import Institution, Unit
+from exchange.platform.documents import DocumentStore
+from exchange.platform.models import Document
+from exchange.platform.services import Services
 from retention.policy import RetentionRule, horizon
 
 

@@ -7,16 +7,16 @@ from typing import Any
 
 from sqlalchemy import select
 
-from exchange import notify
+from exchange.accounts.models import User
 from exchange.domain import fiches as rules
 from exchange.domain.clock import paris_date
 from exchange.domain.vocabulary import DeclineReason, FicheKind, FicheState
 from exchange.fiches import routing
 from exchange.fiches.common import Context, FicheError, institution_of, one_document, owner_of_unit
-from exchange.models.accounts import User
-from exchange.models.fiches import Accompaniment, Fiche, Receipt
+from exchange.fiches.models import Accompaniment, Fiche, Receipt
+from exchange.indicators.facts import record_fact
+from exchange.notify import outbox as notify
 from exchange.policy import is_recipient, share_person
-from exchange.statistics import record_fact
 from keys.manifest import SignedManifest, sign_manifest, verify_manifest
 
 NOTE = "note"

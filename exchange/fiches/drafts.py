@@ -23,10 +23,10 @@ from exchange.fiches.common import (
     owner_of_unit,
     sha256_hex,
 )
-from exchange.models.documents import Document
-from exchange.models.fiches import Accompaniment, Fiche
-from exchange.models.org import Convention, Institution, Unit
-from exchange.models.people import Person
+from exchange.fiches.models import Accompaniment, Fiche
+from exchange.org.models import Convention, Institution, Unit
+from exchange.persons.models import Person
+from exchange.platform.models import Document
 from exchange.policy import share_person
 from retention.policy import epoch_of
 

@@ -32,9 +32,9 @@ from exchange.fiches.common import (
     sha256_hex,
 )
 from exchange.fiches.decisions import read_note, receipts_of, verified_manifest, verified_receipt
+from exchange.fiches.models import Fiche, Receipt
 from exchange.fiches.rendering import pdf_is_valid
-from exchange.models.documents import Document
-from exchange.models.fiches import Fiche, Receipt
+from exchange.platform.models import Document
 from exchange.policy import fiche_query, is_recipient, is_sender
 from keys.errors import KeysError
 

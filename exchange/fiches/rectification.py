@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from exchange import notify
+from exchange.accounts.models import User
 from exchange.domain import fiches as rules
 from exchange.domain.clock import paris_date
 from exchange.domain.errors import ValidationFailed
@@ -45,12 +45,12 @@ from exchange.fiches.common import (
     parties,
     sha256_hex,
 )
+from exchange.fiches.models import Fiche, FicheRectificationMark, FicheVersion
+from exchange.fiches.pdf import render_fiche_pdf
 from exchange.fiches.rendering import fiche_document, pdf_is_valid, sign_pdf
-from exchange.models.accounts import User
-from exchange.models.documents import Document
-from exchange.models.fiches import Fiche, FicheRectificationMark, FicheVersion
-from exchange.pdf.fiche import render_fiche_pdf
-from exchange.pdf.french import long_date
+from exchange.notify import outbox as notify
+from exchange.platform.models import Document
+from exchange.platform.pdf.french import long_date
 from exchange.policy import WRITER_ROLES, is_recipient, is_sender
 from keys.envelope import Header
 from keys.errors import KeysError

@@ -13,7 +13,7 @@ from exchange.domain.vocabulary import (
     FicheKind,
     SocialBarrier,
 )
-from exchange.pdf.fiche import (
+from exchange.fiches.pdf import (
     AttachmentLine,
     ConsentStatement,
     FicheDocument,
@@ -21,8 +21,8 @@ from exchange.pdf.fiche import (
     SectionValue,
     render_fiche_pdf,
 )
-from exchange.pdf.french import long_date
-from exchange.pdf.signing import countersign_fiche_pdf, sign_fiche_pdf, validate_fiche_pdf
+from exchange.fiches.pdf_signing import countersign_fiche_pdf, sign_fiche_pdf, validate_fiche_pdf
+from exchange.platform.pdf.french import long_date
 from keys.store import KeyStore
 
 

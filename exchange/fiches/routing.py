@@ -21,12 +21,12 @@ from typing import Any
 from sqlalchemy import ScalarSelect, select
 from sqlalchemy.orm import Session
 
+from exchange.accounts.models import User
 from exchange.domain.vocabulary import FicheState
 from exchange.fiches.common import TAMPERED, Context, FicheTampered, owner_of_unit
-from exchange.models.accounts import User
-from exchange.models.fiches import Fiche, FicheVersion
-from exchange.models.org import Convention, Institution, Unit
-from exchange.models.people import Consent, Person
+from exchange.fiches.models import Fiche, FicheVersion
+from exchange.org.models import Convention, Institution, Unit
+from exchange.persons.models import Consent, Person
 from exchange.policy import visible_fiche
 from keys.errors import KeysError, SignatureInvalid
 from keys.manifest import SignedManifest, verify_manifest

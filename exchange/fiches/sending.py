@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from exchange import consents, notify
+from exchange.accounts.models import User
 from exchange.domain import fiches as rules
 from exchange.domain.vocabulary import (
     Axis,
@@ -24,10 +24,11 @@ from exchange.domain.vocabulary import (
 from exchange.fiches import signing
 from exchange.fiches.common import Context, FicheError, institution_of, owner_of_unit
 from exchange.fiches.decisions import seal_note
-from exchange.models.accounts import User
-from exchange.models.fiches import Fiche
+from exchange.fiches.models import Fiche
+from exchange.indicators.facts import record_fact
+from exchange.notify import outbox as notify
+from exchange.persons import consents
 from exchange.policy import share_person
-from exchange.statistics import record_fact
 
 
 def no_fault(step: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from exchange import consents
+from exchange.accounts.models import User
 from exchange.domain import fiches as rules
 from exchange.domain.vocabulary import FicheKind, FicheState
 from exchange.fiches import drafts, routing
@@ -30,10 +30,10 @@ from exchange.fiches.common import (
     sha256_hex,
     unit_of,
 )
+from exchange.fiches.models import Fiche
 from exchange.fiches.rendering import countersign_pdf, render_pdf, sign_pdf
-from exchange.models.accounts import User
-from exchange.models.fiches import Fiche
-from exchange.models.people import Consent
+from exchange.persons import consents
+from exchange.persons.models import Consent
 from keys.manifest import sign_manifest
 from retention.policy import epoch_of
 

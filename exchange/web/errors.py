@@ -12,9 +12,10 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import and_, func, or_, select
 from werkzeug.exceptions import HTTPException
 
-from exchange.models.audit import AuditEvent
+from exchange.audit.models import AuditEvent
+from exchange.platform.current import services
 from exchange.policy import NotVisible
-from exchange.web.helpers import reading, record, services, unit_of_work
+from exchange.web.helpers import reading, record, unit_of_work
 
 log = logging.getLogger("liaison.web")
 

@@ -1,4 +1,4 @@
-"""Deny by default: an endpoint answers an anonymous user only if it is on PUBLIC_ENDPOINTS,
+"""Deny by default: an endpoint answers an anonymous user only if a feature lists it as public,
 and a role blueprint answers only users holding that role."""
 
 from __future__ import annotations
@@ -7,36 +7,28 @@ from flask import Flask, abort, redirect, request, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-# Reachable without being signed in. Everything else needs a full sign-in (password + TOTP).
-PUBLIC_ENDPOINTS = frozenset({
-    "static",
-    "auth.login",
-    "auth.second_factor",
-    "auth.enrol",
-    "health.liveness",  # /sante and /pret: booleans only, for the proxy and monitoring
-    "health.readiness_view",
-})
+from exchange.platform import features
+
 # Answered even when the database is down (the health checks report it themselves).
 AVAILABLE_WITHOUT_DATABASE = frozenset({"static", "health.liveness", "health.readiness_view"})
 # Signed-in users who must change their password may reach only these.
 PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.logout", "static"})
 
-BLUEPRINT_ROLES: dict[str, frozenset[str]] = {
-    "admin": frozenset({"admin"}),
-    "social": frozenset({"social_worker"}),
-    "advisor": frozenset({"advisor"}),
-    "manager": frozenset({"unit_manager"}),
-    "coordinator": frozenset({"coordinator"}),
-    "dpo": frozenset({"dpo"}),
-    "rights": frozenset({"dpo"}),
-    "persons": frozenset({"social_worker", "advisor", "unit_manager"}),
-    "fiches": frozenset({"social_worker", "advisor", "unit_manager"}),
-    "accompaniments": frozenset({"social_worker", "advisor", "unit_manager"}),
-    "retention": frozenset({"social_worker", "advisor", "unit_manager", "dpo"}),
-}
+
+def public_endpoints() -> frozenset[str]:
+    """Reachable without being signed in; everything else needs a full sign-in (password
+    + TOTP)."""
+    return frozenset().union(*(f.public_endpoints for f in features.features()))
+
+
+def blueprint_roles() -> dict[str, frozenset[str]]:
+    return {name: roles for f in features.features() for name, roles in f.roles.items()}
 
 
 def init_app(app: Flask) -> None:
+    public = public_endpoints()
+    reserved = blueprint_roles()
+
     @app.before_request
     def deny_by_default() -> Response | None:
         endpoint = request.endpoint
@@ -44,7 +36,7 @@ def init_app(app: Flask) -> None:
             return None
         if getattr(session, "unavailable", False) and endpoint not in AVAILABLE_WITHOUT_DATABASE:
             abort(503)  # the session could not be read: the database is down
-        if endpoint in PUBLIC_ENDPOINTS:
+        if endpoint in public:
             return None
         if not current_user.is_authenticated:
             if request.method == "GET":
@@ -52,7 +44,7 @@ def init_app(app: Flask) -> None:
             return redirect(url_for("auth.login"))
         if current_user.must_change_password and endpoint not in PASSWORD_CHANGE_ENDPOINTS:
             return redirect(url_for("auth.change_password"))
-        required = BLUEPRINT_ROLES.get(request.blueprint or "")
+        required = reserved.get(request.blueprint or "")
         if required is not None and not current_user.has_role(*required):
             abort(403)
         return None

@@ -10,31 +10,17 @@ is booleans only: no version, no path, no error text, no personal data. Both are
 from __future__ import annotations
 
 import logging
-from functools import cache
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 
-from exchange.blobs import new_name
-from exchange.services import Services
+from exchange.platform.blobs import new_name
+from exchange.platform.current import services
+from exchange.platform.migrate import migration_heads
+from exchange.platform.services import Services
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger("liaison.health")
-
-
-def _services() -> Services:
-    value = current_app.extensions["liaison"]
-    assert isinstance(value, Services)
-    return value
-
-
-@cache
-def migration_heads() -> frozenset[str]:
-    from alembic.script import ScriptDirectory
-
-    from exchange.migrate import alembic_config
-
-    return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 
 
 def readiness(svc: Services) -> dict[str, bool]:
@@ -75,7 +61,7 @@ def liveness() -> Response:
 
 @bp.get("/pret")
 def readiness_view() -> tuple[Response, int]:
-    checks = readiness(_services())
+    checks = readiness(services())
     ready = all(checks.values())
     response = jsonify({"ready": ready, **checks})
     response.headers["Cache-Control"] = "no-store"

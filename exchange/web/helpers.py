@@ -6,21 +6,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
-from exchange import audit
+from exchange.audit import trail as audit
+from exchange.audit.models import AuditEvent
 from exchange.domain.vocabulary import Role
-from exchange.models.audit import AuditEvent
-from exchange.models.org import Unit
-from exchange.services import Services
-
-
-def services() -> Services:
-    value = current_app.extensions["liaison"]
-    assert isinstance(value, Services)
-    return value
+from exchange.org.models import Unit
+from exchange.platform.current import services
 
 
 @contextmanager

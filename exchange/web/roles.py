@@ -1,5 +1,5 @@
-"""The role spaces. Each blueprint is reserved to its role by the guard (BLUEPRINT_ROLES).
-The DPO's space has its own module, `exchange.web.dpo`."""
+"""The role spaces. Each blueprint is reserved to its role by the guard (blueprint_roles()).
+The DPO's and the coordinator's spaces belong to their features."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from exchange.models.org import Convention
-from exchange.web import dpo_grants, indicators
-from exchange.web.helpers import reading, services
+from exchange.org.models import Convention
+from exchange.platform.current import services
+from exchange.web.helpers import reading
 
 SPACES = {
     "social": ("/travailleur-social", "Espace travailleur social"),
@@ -46,9 +46,6 @@ def _space(name: str, prefix: str, title: str) -> Blueprint:
     return bp
 
 
-def blueprints() -> list[Blueprint]:
-    spaces = {name: _space(name, prefix, title) for name, (prefix, title) in SPACES.items()}
-    # The coordinator's space and the unit manager's indicators: exchange.web.indicators.
-    indicators.register_unit_views(spaces["manager"])
-    # dpo_grants.bp is dpo.bp, with the page of role grants added at import.
-    return [*spaces.values(), dpo_grants.bp, indicators.coordinator]
+social = _space("social", *SPACES["social"])
+advisor = _space("advisor", *SPACES["advisor"])
+manager = _space("manager", *SPACES["manager"])

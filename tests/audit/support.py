@@ -12,10 +12,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
-from exchange import audit, audit_anchor
+from exchange.audit import anchor as audit_anchor
+from exchange.audit import trail as audit
+from exchange.audit.models import AuditEvent, AuditHead
 from exchange.domain.clock import FixedClock
-from exchange.models.audit import AuditEvent, AuditHead
-from exchange.services import Services
+from exchange.platform.services import Services
 from tests.conftest import login, post_form
 
 

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from exchange import audit, audit_anchor, create_app
-from exchange.audit_anchor import Anchor, AnchorInvalid
+from exchange.app import create_app
+from exchange.audit import anchor as audit_anchor
+from exchange.audit import trail as audit
+from exchange.audit.anchor import Anchor, AnchorInvalid
 from exchange.domain.clock import FixedClock
 from keys.master import MasterKey
 from tests.audit.support import activity, anchor, anchor_path, cli, head, services_of

@@ -58,8 +58,8 @@ def test_the_allowance_lets_through_only_what_it_covers(busy: Flask, clock: Fixe
     """What the purge does, by hand: only events up to the allowance can go."""
     from datetime import timedelta
 
-    from exchange.audit_checkpoints import write_checkpoint
-    from exchange.models.audit import AuditEvent
+    from exchange.audit.checkpoints import write_checkpoint
+    from exchange.audit.models import AuditEvent
 
     svc = services_of(busy)
     with svc.db.unit_of_work() as s:

@@ -13,12 +13,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from exchange import audit
-from exchange.demo import DEMO_PASSWORD
+from exchange.accounts import totp
+from exchange.audit import trail as audit
+from exchange.audit.models import AuditEvent
+from exchange.demo.seed import DEMO_PASSWORD
 from exchange.domain.clock import FixedClock
 from exchange.domain.identity import Identity
-from exchange.models.audit import AuditEvent
-from exchange.security import totp
 from tests.audit.support import dpo_client, services_of
 from tests.conftest import csrf_token, post_form, totp_code
 from tests.fiches.support import prepare

@@ -17,9 +17,10 @@ from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from exchange import audit, audit_walk
+from exchange.audit import trail as audit
+from exchange.audit import walk as audit_walk
+from exchange.audit.models import AuditEvent, AuditHead
 from exchange.domain.clock import FixedClock
-from exchange.models.audit import AuditEvent, AuditHead
 from tests.audit.support import activity, chain_key, head, services_of, tamper
 
 pytestmark = pytest.mark.sqlite_file  # the fast walk is SQLite's; PostgreSQL walks by reference
@@ -47,7 +48,7 @@ def reference(session: Session, start: tuple[int, str] = (1, audit.GENESIS),
 
 
 def key_of(session: Session) -> bytes:
-    from exchange import audit_anchor
+    from exchange.audit import anchor as audit_anchor
 
     return audit_anchor.chain_key(session)
 

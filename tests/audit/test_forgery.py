@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 
-from exchange import audit
+from exchange.audit import trail as audit
 from exchange.domain.clock import FixedClock
 from tests.audit.support import (
     activity,
@@ -137,7 +137,7 @@ def test_deleted_newest_checkpoints_and_tail_fail_verify_without_the_anchor(
     code, output = cli(app, "audit", "checkpoint")
     assert code == 0
     with app.extensions["liaison"].db.unit_of_work() as s:
-        from exchange.models.audit import AuditCheckpoint
+        from exchange.audit.models import AuditCheckpoint
 
         kept = s.get(AuditCheckpoint, middle)
         assert kept is not None

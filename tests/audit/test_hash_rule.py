@@ -9,7 +9,8 @@ import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta, timezone
 
-from exchange import audit, audit_walk
+from exchange.audit import trail as audit
+from exchange.audit import walk as audit_walk
 
 FIELDS = ("12", "2026-11-23T09:00:00.000000+00:00", "a1b2", None, "dpo", "audit.searched",
           "person", "f00d", "success", "127.0.0.1", None)

@@ -7,9 +7,10 @@ from datetime import timedelta
 from flask import Flask
 from sqlalchemy import func, select
 
-from exchange import scheduler
+from exchange.audit import tasks as audit_tasks
+from exchange.audit.models import AuditCheckpoint
 from exchange.domain.clock import FixedClock
-from exchange.models.audit import AuditCheckpoint
+from exchange.platform import scheduler
 from tests.audit.support import activity, cli, head, seqs, services_of
 
 
@@ -21,15 +22,15 @@ def checkpoints(app: Flask) -> list[tuple[int, str]]:
 
 def test_hourly_checkpoint_only_when_the_chain_grew(app: Flask, clock: FixedClock) -> None:
     svc = services_of(app)
-    scheduler.checkpoint_audit(svc)
+    audit_tasks.checkpoint_audit(svc)
     first = checkpoints(app)
     assert first == [(head(app)[0], "periodic")]
     clock.advance(timedelta(minutes=20))
-    scheduler.checkpoint_audit(svc)
+    audit_tasks.checkpoint_audit(svc)
     assert checkpoints(app) == first  # idle: its own event is covered, nothing new
     activity(app, clock)
     clock.advance(timedelta(hours=1))
-    scheduler.checkpoint_audit(svc)
+    audit_tasks.checkpoint_audit(svc)
     assert checkpoints(app) == [*first, (head(app)[0], "periodic")]
     with svc.db.unit_of_work() as s:
         row = s.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc())).first()
@@ -41,11 +42,11 @@ def test_an_idle_chain_is_signed_again_without_growing(app: Flask, clock: FixedC
     """Half an interval after the newest checkpoint, the scheduler signs the unchanged head
     again, without an event: verification never finds the newest checkpoint too old."""
     svc = services_of(app)
-    scheduler.checkpoint_audit(svc)
+    audit_tasks.checkpoint_audit(svc)
     seq = head(app)[0]
     for _ in range(5):
         clock.advance(timedelta(minutes=30))
-        scheduler.checkpoint_audit(svc)
+        audit_tasks.checkpoint_audit(svc)
     assert head(app)[0] == seq
     assert checkpoints(app) == [(seq, "periodic")] * 6
     clock.advance(timedelta(hours=2, minutes=59))
@@ -57,14 +58,14 @@ def test_daily_purge_job_deletes_what_the_retention_passed(app: Flask,
                                                            clock: FixedClock) -> None:
     svc = services_of(app)
     activity(app, clock)
-    scheduler.checkpoint_audit(svc)
+    audit_tasks.checkpoint_audit(svc)
     old = head(app)[0]
     clock.advance(timedelta(days=200))
     activity(app, clock)
-    scheduler.prune_audit(svc)
+    audit_tasks.prune_audit(svc)
     assert seqs(app)[0] == 1  # nothing is a year old yet
     clock.advance(timedelta(days=170))
-    scheduler.prune_audit(svc)
+    audit_tasks.prune_audit(svc)
     assert seqs(app)[0] == old + 1
     assert checkpoints(app)[-1] == (old, "prune")
     code, output = cli(app, "audit", "verify")
@@ -84,7 +85,7 @@ def test_audit_jobs_are_scheduled(app: Flask) -> None:
 
 def test_job_checkpoints_are_counted_once(app: Flask) -> None:
     svc = services_of(app)
-    scheduler.checkpoint_audit(svc)
-    scheduler.checkpoint_audit(svc)
+    audit_tasks.checkpoint_audit(svc)
+    audit_tasks.checkpoint_audit(svc)
     with svc.db.unit_of_work() as s:
         assert s.scalar(select(func.count()).select_from(AuditCheckpoint)) == 1

@@ -11,11 +11,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import create_engine, text
 
-from exchange import audit
-from exchange.audit_checkpoints import DOCUMENT_TYPE
+from exchange.audit import trail as audit
+from exchange.audit.checkpoints import DOCUMENT_TYPE
+from exchange.audit.models import AuditCheckpoint
 from exchange.domain.clock import FixedClock
-from exchange.migrate import upgrade
-from exchange.models.audit import AuditCheckpoint
+from exchange.platform.migrate import upgrade
 from keys.manifest import sign_platform
 from tests.audit.support import (
     activity,
@@ -123,7 +123,7 @@ def test_unkeyed_events_are_purged_like_the_others(app: Flask, clock: FixedClock
     code, output = cli(app, "audit", "verify")
     assert code == 0 and "depuis la purge au n°" in output, output
     with services_of(app).db.unit_of_work() as s:
-        from exchange.audit_checkpoints import purge_base
+        from exchange.audit.checkpoints import purge_base
 
         base = purge_base(s)
         assert base is not None and base.seq >= keyed_from

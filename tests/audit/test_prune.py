@@ -11,10 +11,10 @@ from flask import Flask
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from exchange.audit_checkpoints import purge_base
-from exchange.audit_prune import prune, purge_cut
+from exchange.audit.checkpoints import purge_base
+from exchange.audit.models import AuditEvent, AuditPruneAllowance
+from exchange.audit.prune import prune, purge_cut
 from exchange.domain.clock import FixedClock
-from exchange.models.audit import AuditEvent, AuditPruneAllowance
 from tests.audit.support import activity, cli, head, seqs, services_of, tamper
 
 RETENTION = timedelta(days=365)

@@ -24,10 +24,10 @@ from flask import Flask
 from playwright.sync_api import Browser, Route, sync_playwright
 from werkzeug.serving import make_server
 
-from exchange.demo import DEMO_PASSWORD
+from exchange.accounts import totp
+from exchange.demo.seed import DEMO_PASSWORD
 from exchange.domain.clock import FixedClock
-from exchange.security import totp
-from exchange.settings import ROOT
+from exchange.platform.settings import ROOT
 from tests.browser.pages import AXE_PATH, Desk, SignInPage, Watch
 from tests.conftest import totp_code
 

@@ -28,8 +28,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from exchange.domain.clock import FixedClock
-from exchange.models.org import Institution
-from exchange.pdf.signing import ValidationSummary, validate_fiche_pdf
+from exchange.fiches.pdf_signing import ValidationSummary, validate_fiche_pdf
+from exchange.org.models import Institution
 from tests.browser import pages
 from tests.browser.pages import Desk, NewPerson
 from tests.fiches.support import ALBASUD, FIELDS, FRANCE_TRAVAIL, services_of, small_pdf

@@ -20,22 +20,24 @@ from reportlab.pdfgen import canvas
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from exchange import audit, consents, persons
+from exchange.accounts.loading import SignedIn, load_user_row
+from exchange.accounts.models import User
+from exchange.audit import trail as audit
+from exchange.audit.models import AuditEvent
 from exchange.domain.clock import FixedClock
 from exchange.domain.identity import Identity
 from exchange.domain.vocabulary import FicheKind
 from exchange.fiches import drafts, signing
 from exchange.fiches.common import Context
-from exchange.models.accounts import User
-from exchange.models.audit import AuditEvent
-from exchange.models.documents import Document, KeyWrap
-from exchange.models.fiches import Fiche
-from exchange.models.notifications import Notification
-from exchange.models.org import Institution, Unit
-from exchange.models.people import Consent, PersonUnit
+from exchange.fiches.models import Fiche
+from exchange.notify.models import Notification
+from exchange.org.models import Institution, Unit
+from exchange.persons import consents
+from exchange.persons import identities as persons
+from exchange.persons.models import Consent, PersonUnit
+from exchange.platform.models import Document, KeyWrap
+from exchange.platform.services import Services
 from exchange.policy import visible_fiche
-from exchange.services import Services
-from exchange.web.accounts import SignedIn, load_user_row
 from exchange.web.helpers import actor_for
 from tests.conftest import csrf_token, login
 
@@ -183,7 +185,7 @@ def audit_events(app: Flask, action: str, object_id: str | None = None) -> list[
 
 def consent_pid(app: Flask, person_pid: str) -> str:
     with services_of(app).db.unit_of_work() as s:
-        from exchange.models.people import Person
+        from exchange.persons.models import Person
 
         found = s.scalar(select(Consent.public_id).join(Person, Consent.person_id == Person.id)
                          .where(Person.public_id == person_pid))
@@ -238,7 +240,7 @@ def accepted(app: Flask) -> tuple[Prepared, str]:
 def validated_signatures(app: Flask, pdf: bytes) -> int:
     """How many PAdES signatures the PDF carries, all checked with pyHanko against the platform
     CA and the sender institution's (Tarn-et-Garonne) certificate."""
-    from exchange.pdf.signing import validate_fiche_pdf
+    from exchange.fiches.pdf_signing import validate_fiche_pdf
 
     svc = services_of(app)
     with svc.db.reading() as s:

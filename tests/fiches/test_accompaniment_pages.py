@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from exchange.domain.clock import FixedClock
-from exchange.models.fiches import Accompaniment
+from exchange.fiches.models import Accompaniment
 from tests.fiches.support import accepted, audit_events, flashed, post, services_of, signed_in
 
 
@@ -103,7 +103,7 @@ def _state(app: Flask, pid: str) -> tuple[object, ...]:
 
 
 def _changes_recorded(app: Flask, pid: str) -> list[str]:
-    from exchange.models.audit import AuditEvent
+    from exchange.audit.models import AuditEvent
 
     with services_of(app).db.unit_of_work() as s:
         return list(s.scalars(select(AuditEvent.action).where(

@@ -9,8 +9,8 @@ from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from exchange.accounts.loading import load_user_row
 from exchange.policy import visible_fiche
-from exchange.web.accounts import load_user_row
 from tests import databases
 from tests.fiches.support import acting_as, prepare, services_of, user_id
 

@@ -18,12 +18,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from exchange.audit.models import AuditEvent
 from exchange.domain.clock import FixedClock
-from exchange.models.audit import AuditEvent
-from exchange.models.documents import Document
-from exchange.models.fiches import Accompaniment, Fiche
-from exchange.models.org import Institution, Unit
-from exchange.uploads import check_upload
+from exchange.fiches.models import Accompaniment, Fiche
+from exchange.org.models import Institution, Unit
+from exchange.platform.models import Document
+from exchange.platform.uploads import check_upload
 from tests.conftest import post_form
 from tests.fiches.support import (
     ALBASUD,

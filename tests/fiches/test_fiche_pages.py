@@ -8,7 +8,7 @@ import re
 from flask import Flask
 
 from exchange.domain.clock import FixedClock
-from exchange.models.people import Person
+from exchange.persons.models import Person
 from tests.fiches.support import (
     audit_events,
     fiche_state,
@@ -162,7 +162,7 @@ def test_the_person_page_partial_lists_the_units_fiches(app: Flask, clock: Fixed
     from flask_login import login_user
     from sqlalchemy import select
 
-    from exchange.web.accounts import SignedIn, load_user_row
+    from exchange.accounts.loading import SignedIn, load_user_row
     from tests.fiches.support import services_of, user_id
 
     prepared = prepare(app, sign=False)

@@ -20,11 +20,12 @@ from exchange.domain.clock import FixedClock
 from exchange.domain.errors import ValidationFailed
 from exchange.fiches import decisions, reading, rectification, sending
 from exchange.fiches.common import TAMPERED, FicheError, FicheTampered
-from exchange.models.documents import Document
-from exchange.models.fiches import Fiche, FicheVersion
-from exchange.models.notifications import Notification
-from exchange.models.people import Person
+from exchange.fiches.models import Fiche, FicheVersion
+from exchange.notify.models import Notification
+from exchange.persons.models import Person
+from exchange.platform.models import Document
 from exchange.policy import visible_fiche
+from tests.fiches.pdf.support import pdftotext, words
 from tests.fiches.support import (
     FIELDS,
     acting_as,
@@ -40,7 +41,6 @@ from tests.fiches.support import (
     user_id,
     validated_signatures,
 )
-from tests.pdf.support import pdftotext, words
 
 NEW_EXPECTATIONS = "Trouver un emploi à temps plein à Montauban ou à Castelsarrasin."
 RECTIFIED = {**FIELDS, "expectations": NEW_EXPECTATIONS}
@@ -368,7 +368,7 @@ def test_a_rectified_identity_is_carried_by_the_new_version(app: Flask, clock: F
     the same fields."""
     from dataclasses import replace as copy
 
-    from exchange import persons
+    from exchange.persons import identities as persons
     from tests.fiches.support import IDENTITY, persons_context
 
     prepared = sent(app)
@@ -467,7 +467,7 @@ def test_the_migration_creates_the_tables_the_models_describe(app: Flask) -> Non
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from exchange.db import Base
+    from exchange.platform.db import Base
 
     tables = {"fiche_versions", "fiche_rectification_marks"}
 

@@ -16,15 +16,15 @@ import pytest
 from flask import Flask
 from sqlalchemy import event, func, select, text
 
+from exchange.accounts.models import User
 from exchange.domain.clock import FixedClock
 from exchange.domain.vocabulary import FicheKind
 from exchange.fiches import decisions, drafts, reading, routing, signing
 from exchange.fiches.common import TAMPERED, FicheTampered
-from exchange.models.accounts import User
-from exchange.models.documents import Document
-from exchange.models.fiches import Accompaniment, Fiche
-from exchange.models.org import Convention, Institution, Unit
-from exchange.models.people import Person
+from exchange.fiches.models import Accompaniment, Fiche
+from exchange.org.models import Convention, Institution, Unit
+from exchange.persons.models import Person
+from exchange.platform.models import Document
 from exchange.policy import visible_fiche
 from keys.errors import SignatureInvalid
 from keys.manifest import SignedManifest, sign_manifest
@@ -211,7 +211,7 @@ def test_a_fiche_pointing_at_another_consent_is_not_opened(app: Flask, clock: Fi
 
 
 def _consent_model() -> Any:
-    from exchange.models.people import Consent
+    from exchange.persons.models import Consent
 
     return Consent
 

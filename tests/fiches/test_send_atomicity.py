@@ -12,7 +12,7 @@ from flask import Flask
 
 from exchange.fiches import sending, signing
 from exchange.fiches.common import Context
-from exchange.models.fiches import Fiche
+from exchange.fiches.models import Fiche
 from exchange.policy import visible_fiche
 from tests.fiches.support import acting_as, fiche_state, prepare, snapshot
 

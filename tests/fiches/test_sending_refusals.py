@@ -13,7 +13,7 @@ from sqlalchemy import select
 from exchange.domain.clock import FixedClock
 from exchange.domain.errors import DomainError
 from exchange.fiches import sending
-from exchange.models.fiches import Fiche
+from exchange.fiches.models import Fiche
 from exchange.policy import visible_fiche
 from tests.fiches.support import (
     acting_as,

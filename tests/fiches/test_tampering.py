@@ -9,8 +9,8 @@ from sqlalchemy import select
 from exchange.domain.clock import FixedClock
 from exchange.fiches import sending
 from exchange.fiches.common import TAMPERED
-from exchange.models.documents import Document
-from exchange.models.fiches import Fiche
+from exchange.fiches.models import Fiche
+from exchange.platform.models import Document
 from exchange.policy import visible_fiche
 from tests.fiches.support import (
     acting_as,
@@ -57,7 +57,7 @@ def test_a_flipped_byte_in_the_content_is_reported_never_shown(
     assert len(events) == 1
     assert events[0].outcome == "failure"
     with services_of(app).db.unit_of_work() as s:
-        from exchange.models.accounts import User
+        from exchange.accounts.models import User
 
         advisor_pid = s.scalar(select(User.public_id).where(
             User.id == user_id(app, "cft.montauban")))

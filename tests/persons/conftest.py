@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from exchange.models.audit import AuditEvent
+from exchange.audit.models import AuditEvent
 from tests.conftest import post_form
 
 ELODIE = {"last_name": "Dupont-Martin", "first_names": "Élodie", "birth_date": "1985-04-12"}

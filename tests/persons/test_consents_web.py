@@ -14,14 +14,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from exchange.consents import consent_facts
 from exchange.domain.consent import check_consent_for_send
 from exchange.domain.errors import ConsentWithdrawn
 from exchange.domain.vocabulary import Axis, ConsentMethod
-from exchange.models.documents import Document
-from exchange.models.org import Institution
-from exchange.models.people import Consent, Person
-from exchange.uploads import check_upload
+from exchange.org.models import Institution
+from exchange.persons.consents import consent_facts
+from exchange.persons.models import Consent, Person
+from exchange.platform.models import Document
+from exchange.platform.uploads import check_upload
 from tests.conftest import csrf_token, login
 
 from .conftest import (

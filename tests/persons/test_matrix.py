@@ -10,8 +10,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from exchange.domain.clock import FixedClock
-from exchange.models.org import Institution
-from exchange.models.people import Consent
+from exchange.org.models import Institution
+from exchange.persons.models import Consent
 from tests.conftest import csrf_token, login
 
 from .conftest import create_person, make_pdf

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from exchange.domain.clock import FixedClock
-from exchange.models.people import Person, PersonUnit
+from exchange.persons.models import Person, PersonUnit
 from tests.conftest import csrf_token, login, post_form
 
 from .conftest import ELODIE, audit_seq, create_person, events_since, only_event, search

@@ -1,5 +1,5 @@
-"""exchange.uploads: files are judged by their content, never by their name; what is kept is
-a copy rebuilt from what a real parser read (PDF by qpdf, images by Pillow)."""
+"""exchange.platform.uploads: files are judged by their content, never by their name; what is
+kept is a copy rebuilt from what a real parser read (PDF by qpdf, images by Pillow)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pikepdf
 import pytest
 from PIL import Image
 
-from exchange.uploads import (
+from exchange.platform.uploads import (
     JPEG,
     MAX_PDF_PACKED_BYTES,
     MAX_PDF_PAGES,

@@ -28,7 +28,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser, sync_playwright
 
-from exchange.settings import ROOT
+from exchange.platform.settings import ROOT
 from tests import databases
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 from tests.production import stack
@@ -91,10 +91,10 @@ def _environment(folder: Path, database_url: str, base_url: str, smtp_port: int,
 
 
 def _seed(env: dict[str, str]) -> None:
-    from exchange.demo import seed
+    from exchange.demo.seed import seed
     from exchange.domain.clock import SystemClock
-    from exchange.services import Services
-    from exchange.settings import Settings
+    from exchange.platform.services import Services
+    from exchange.platform.settings import Settings
 
     svc = Services.build(Settings.from_env(env), SystemClock())
     try:

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from exchange.settings import ROOT
+from exchange.platform.settings import ROOT
 
 NGINX = Path("/usr/sbin/nginx")
 CERTUTIL = "certutil"

@@ -20,12 +20,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
-from exchange import create_app
-from exchange.demo import DEMO_PASSWORD
+from exchange.accounts import totp
+from exchange.app import create_app
+from exchange.audit.models import AuditEvent
+from exchange.demo.seed import DEMO_PASSWORD
 from exchange.domain.clock import FixedClock
-from exchange.models.audit import AuditEvent
-from exchange.security import totp
-from exchange.security.origin import origin_of, refusal
+from exchange.web.origin import origin_of, refusal
 from tests.conftest import csrf_token, login, make_settings, totp_code
 
 BASE = "https://liaison.departement.example"

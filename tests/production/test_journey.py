@@ -27,9 +27,9 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, expect
 
-from exchange.demo import DEMO_PASSWORD, demo_totp_secret
+from exchange.accounts import totp
+from exchange.demo.seed import DEMO_PASSWORD, demo_totp_secret
 from exchange.domain.clock import SystemClock
-from exchange.security import totp
 from tests import databases
 from tests.browser import pages
 from tests.browser.conftest import STEP_TIMEOUT_MS

@@ -11,16 +11,18 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select
 
-from exchange import audit, consents, persons
-from exchange.blobs import new_name
+from exchange.accounts.models import User
+from exchange.audit import trail as audit
 from exchange.domain.clock import PARIS
 from exchange.domain.vocabulary import ExitReason, FicheKind
 from exchange.fiches import accompaniments, decisions, drafts, reading, sending, signing
-from exchange.models.accounts import User
-from exchange.models.documents import Document, KeyWrap
-from exchange.models.fiches import Accompaniment, Fiche, Receipt
-from exchange.models.org import Convention, ConventionAmendment, Institution, Unit
-from exchange.models.people import Consent, Person
+from exchange.fiches.models import Accompaniment, Fiche, Receipt
+from exchange.org.models import Convention, ConventionAmendment, Institution, Unit
+from exchange.persons import consents
+from exchange.persons import identities as persons
+from exchange.persons.models import Consent, Person
+from exchange.platform.blobs import new_name
+from exchange.platform.models import Document, KeyWrap
 from exchange.policy import visible_fiche
 from retention.horizons import Sealing
 from retention.models import DoomedBlob

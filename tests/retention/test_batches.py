@@ -11,10 +11,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import delete, event, func, select
 
-from exchange import audit
-from exchange.models.audit import AuditEvent, AuditHead
-from exchange.models.fiches import Accompaniment, Fiche
-from exchange.models.statistics import StatFact
+from exchange.audit import trail as audit
+from exchange.audit.models import AuditEvent, AuditHead
+from exchange.fiches.models import Accompaniment, Fiche
+from exchange.indicators.models import StatFact
 from retention.deletion import DueItem, batches
 from tests.fiches.support import services_of
 from tests.retention.support import (
@@ -36,7 +36,7 @@ class Killed(BaseException):
 
 
 def _names(app: Flask, fiches: list[str]) -> dict[str, set[str]]:
-    from exchange.models.documents import Document
+    from exchange.platform.models import Document
 
     with services_of(app).db.unit_of_work() as s:
         return {pid: set(s.scalars(select(Document.blob).join(

@@ -12,10 +12,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from exchange.models.documents import Document
-from exchange.models.fiches import Fiche
-from exchange.models.people import Person
-from exchange.services import Services
+from exchange.fiches.models import Fiche
+from exchange.persons.models import Person
+from exchange.platform.models import Document
+from exchange.platform.services import Services
 from keys.errors import KeyDestroyed, KeyNotFound
 from retention.sweep import checkpoint
 from tests.conftest import make_settings

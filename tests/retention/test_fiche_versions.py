@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from exchange.domain.dates import add_months
 from exchange.fiches import rectification
-from exchange.models.documents import Document
-from exchange.models.fiches import Fiche, FicheVersion
+from exchange.fiches.models import Fiche, FicheVersion
+from exchange.platform.models import Document
 from exchange.policy import visible_fiche
 from tests.fiches.support import FIELDS, acting_as, services_of
 from tests.retention.support import (

@@ -9,9 +9,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from exchange import audit
-from exchange.models.fiches import Accompaniment, Fiche
-from exchange.models.people import Person
+from exchange.audit import trail as audit
+from exchange.fiches.models import Accompaniment, Fiche
+from exchange.persons.models import Person
 from retention import holds
 from retention.models import LegalHold
 from tests.fiches.support import acting_as, audit_events, services_of, user_id

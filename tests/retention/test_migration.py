@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import select
 
-from exchange.db import Base
+from exchange.platform.db import Base
 from retention import models
 from retention.models import RetentionState
 from tests.fiches.support import services_of

@@ -12,12 +12,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from exchange import audit
+from exchange.audit import trail as audit
 from exchange.domain.identity import Identity
-from exchange.models.documents import Document
-from exchange.models.fiches import Fiche
-from exchange.models.people import Person
-from exchange.services import Services
+from exchange.fiches.models import Fiche
+from exchange.persons.models import Person
+from exchange.platform.models import Document
+from exchange.platform.services import Services
 from keys.errors import KeyDestroyed
 from retention.holds import place_hold
 from retention.models import DoomedShare

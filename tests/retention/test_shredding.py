@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from exchange import blobs
-from exchange.blobs import BlobError, FolderBlobStore, new_name
+from exchange.platform import blobs
+from exchange.platform.blobs import BlobError, FolderBlobStore, new_name
 
 
 def _store(tmp_path: Path, count: int) -> tuple[FolderBlobStore, list[str]]:

@@ -13,12 +13,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, text
 
-from exchange import audit
+from exchange.audit import trail as audit
+from exchange.deletion.cli import retention_cli
 from exchange.domain.clock import FixedClock
-from exchange.models.fiches import Fiche
-from exchange.models.people import Person
-from exchange.retention_cli import retention_cli
-from exchange.services import Services
+from exchange.fiches.models import Fiche
+from exchange.persons.models import Person
+from exchange.platform.services import Services
 from keys.errors import SignatureInvalid
 from retention import reports
 from retention.models import DeletionReport, DoomedBlob, DoomedShare, RetentionRun

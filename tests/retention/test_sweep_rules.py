@@ -9,9 +9,9 @@ from datetime import date, timedelta
 from flask import Flask
 
 from exchange.domain.dates import add_months
-from exchange.models.documents import Document
-from exchange.models.fiches import Fiche
-from exchange.models.people import Person
+from exchange.fiches.models import Fiche
+from exchange.persons.models import Person
+from exchange.platform.models import Document
 from tests.fiches.support import services_of
 from tests.retention.support import (
     TARN_END,

@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from exchange.domain.clock import FixedClock
-from exchange.models.fiches import Fiche
+from exchange.fiches.models import Fiche
 from retention.models import LegalHold
 from tests.conftest import login, post_form
 from tests.fiches.support import audit_events, services_of

@@ -15,11 +15,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from exchange import create_app
-from exchange.audit_checkpoints import make_checkpoint
+from exchange.app import create_app
+from exchange.audit.checkpoints import make_checkpoint
 from exchange.domain.clock import FixedClock
-from exchange.models.org import Convention, Institution, Unit
-from exchange.models.people import Consent
+from exchange.org.models import Convention, Institution, Unit
+from exchange.persons.models import Consent
 from retention.models import DeletionReport
 from tests import databases
 from tests.conftest import START, csrf_token, login, make_settings
@@ -80,8 +80,8 @@ def signed_in(app: Flask, username: str, clock: FixedClock) -> FlaskClient:
 def add_user(app: Flask, username: str, unit_name: str, role: str) -> str:
     """A demo-like account (demo password, TOTP secret from `demo_totp_secret`), as the demo
     seed writes them; its public id."""
-    from exchange.demo import DEMO_PASSWORD, TOTP_BOX, demo_totp_secret
-    from exchange.models.accounts import User, UserRole
+    from exchange.accounts.models import User, UserRole
+    from exchange.demo.seed import DEMO_PASSWORD, TOTP_BOX, demo_totp_secret
 
     svc = services_of(app)
     now = svc.clock.now()
@@ -128,7 +128,7 @@ def build_objects(app: Flask, clock: FixedClock) -> Objects:
         "csrf_token": csrf_token(owner, "/personnes/")}, content_type="multipart/form-data")
     assert recorded.status_code == 302, recorded.get_data(as_text=True)[:2000]
     dpo = signed_in(app, "dpo.departement", clock)
-    from tests.rights.support import new_request
+    from tests.dpo.support import new_request
 
     rid = new_request(dpo, "access", last_name="Personne")
     with svc.db.unit_of_work() as s:

@@ -22,13 +22,16 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from exchange import blobs, create_app, scheduler
-from exchange.blobs import purge_orphans
+from exchange.app import create_app
 from exchange.domain.clock import FixedClock
 from exchange.fiches import sending, signing
 from exchange.fiches.common import FicheError
-from exchange.models.fiches import Fiche
-from exchange.models.notifications import Notification
+from exchange.fiches.models import Fiche
+from exchange.notify import tasks as notify_tasks
+from exchange.notify.models import Notification
+from exchange.platform import blobs
+from exchange.platform import tasks as platform_tasks
+from exchange.platform.blobs import purge_orphans
 from exchange.policy import visible_fiche
 from tests.conftest import START, make_settings, post_form
 from tests.fiches.support import (
@@ -100,7 +103,7 @@ def test_an_unreachable_smtp_server_leaves_the_notification_queued(
                            form_page=f"/fiches/{prepared.fiche}", follow_redirects=True)
         assert answer.status_code == 200
         assert fiche_state(app, prepared.fiche) == "sent"
-        scheduler.deliver_notifications(services_of(app))  # the job, as the scheduler runs it
+        notify_tasks.deliver_notifications(services_of(app))  # the job, as the scheduler runs it
         with services_of(app).db.unit_of_work() as s:
             rows = list(s.scalars(select(Notification)))
         assert rows and all(r.sent_at is None and not r.failed for r in rows)
@@ -152,7 +155,7 @@ def test_a_full_or_read_only_blob_store_refuses_signing_and_leaves_nothing(
 KILLER = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
-    from exchange import create_app
+    from exchange.app import create_app
     from exchange.domain.clock import FixedClock
     from exchange.fiches import sending, signing
     from exchange.policy import visible_fiche
@@ -240,7 +243,7 @@ def test_the_orphan_purge_keeps_referenced_and_young_blobs(app: Flask) -> None:
         assert store.exists(stray)
         assert purge_orphans(s, store, datetime.now(UTC)) == [stray]
     assert set(store.names()) == referenced | {young}
-    scheduler.purge_orphan_blobs(svc)  # the scheduled job: nothing old is left
+    platform_tasks.purge_orphan_blobs(svc)  # the scheduled job: nothing old is left
     assert set(store.names()) == referenced | {young}
 
 

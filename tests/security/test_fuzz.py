@@ -18,14 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from exchange.accounts.models import User
+from exchange.audit.models import AuditEvent
 from exchange.domain.clock import FixedClock
 from exchange.domain.vocabulary import DeclineReason, ExitReason
 from exchange.fiches import reading
-from exchange.models.accounts import User
-from exchange.models.audit import AuditEvent
-from exchange.models.fiches import Accompaniment, Fiche
-from exchange.models.org import Institution
-from exchange.models.people import Consent, Person
+from exchange.fiches.models import Accompaniment, Fiche
+from exchange.org.models import Institution
+from exchange.persons.models import Consent, Person
 from exchange.policy import visible_fiche
 from tests.conftest import csrf_token
 from tests.fiches.support import accepted, acting_as, prepare, sent, services_of, signed_in

@@ -13,9 +13,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from exchange.domain.clock import FixedClock
-from exchange.models.fiches import Accompaniment, Fiche
-from exchange.models.org import Unit
-from exchange.models.people import Person, PersonUnit
+from exchange.fiches.models import Accompaniment, Fiche
+from exchange.org.models import Unit
+from exchange.persons.models import Person, PersonUnit
 from tests.conftest import post_form
 from tests.fiches.support import accepted, prepare, services_of, signed_in
 

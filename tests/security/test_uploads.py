@@ -19,8 +19,8 @@ from werkzeug.test import EnvironBuilder, TestResponse
 
 from exchange.domain.clock import FixedClock
 from exchange.fiches import signing
-from exchange.models.documents import Document
-from exchange.models.people import Consent
+from exchange.persons.models import Consent
+from exchange.platform.models import Document
 from exchange.policy import visible_fiche
 from tests.conftest import csrf_token
 from tests.fiches.support import (
@@ -137,7 +137,7 @@ def test_hostile_consent_form_is_refused(app: Flask, worker: FlaskClient, what: 
     person = prepare(app, sign=False).person
     path = f"/personnes/{person}/consentements/nouveau"
     with services_of(app).db.unit_of_work() as s:
-        from exchange.models.org import Institution
+        from exchange.org.models import Institution
 
         recipient = s.scalar(select(Institution.public_id).where(
             Institution.name == FRANCE_TRAVAIL))
@@ -184,7 +184,7 @@ def test_consent_form_is_stored_as_the_rebuilt_pdf(app: Flask, worker: FlaskClie
     person = prepare(app, sign=False).person
     path = f"/personnes/{person}/consentements/nouveau"
     with services_of(app).db.unit_of_work() as s:
-        from exchange.models.org import Institution
+        from exchange.org.models import Institution
 
         recipient = s.scalar(select(Institution.public_id).where(
             Institution.name == FRANCE_TRAVAIL))

@@ -7,10 +7,10 @@ from pathlib import Path
 from flask import Flask
 from flask.testing import FlaskClient
 
-from exchange import create_app
-from exchange.db import Database
+from exchange.app import create_app
 from exchange.domain.clock import FixedClock
-from exchange.migrate import alembic_config
+from exchange.platform.db import Database
+from exchange.platform.migrate import alembic_config
 from tests.conftest import make_settings
 
 CHECKS = {"database", "migrations", "master_key", "blob_store"}

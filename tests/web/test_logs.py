@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from exchange import create_app, logs
-from exchange.demo import DEMO_PASSWORD
+from exchange.app import create_app
+from exchange.demo.seed import DEMO_PASSWORD
 from exchange.domain.clock import FixedClock
 from exchange.domain.identity import Identity
+from exchange.platform import logs
 from tests.conftest import login, make_settings, post_form, totp_code
 from tests.fiches.support import prepare, signed_in
 

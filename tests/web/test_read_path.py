@@ -15,9 +15,9 @@ from sqlalchemy import select, update
 from exchange.domain.clock import FixedClock
 from exchange.fiches import reading, sending
 from exchange.fiches.common import FicheError
-from exchange.models.documents import Document
-from exchange.models.fiches import Fiche
-from exchange.models.keyrecords import PlatformValue
+from exchange.fiches.models import Fiche
+from exchange.platform.keyrecord_models import PlatformValue
+from exchange.platform.models import Document
 from exchange.policy import visible_fiche
 from tests.fiches.support import (
     acting_as,

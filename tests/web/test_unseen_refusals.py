@@ -11,9 +11,9 @@ from datetime import timedelta
 from flask import Flask
 from sqlalchemy import select
 
+from exchange.accounts.models import User
+from exchange.audit.models import AuditEvent
 from exchange.domain.clock import FixedClock
-from exchange.models.accounts import User
-from exchange.models.audit import AuditEvent
 from exchange.web.errors import REFUSALS_PER_HOUR
 from tests.fiches.support import accepted, services_of, signed_in
 

@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from exchange.domain.clock import FixedClock
-from exchange.models.org import Convention, Institution
+from exchange.org.models import Convention, Institution
 from exchange.web.converters import MAX_URL_INTEGER, BoundedInteger
 from tests.fiches.support import sent, services_of, signed_in
 

@@ -1,1 +1,0 @@
-"""Adapters between the database and the framework-free packages."""

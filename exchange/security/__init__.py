@@ -1,1 +1,0 @@
-"""Accounts' security: passwords, second factor, throttling, server-side sessions, headers."""
