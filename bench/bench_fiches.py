@@ -28,15 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import select
 
 from exchange.accounts import totp
-from exchange.accounts.loading import SignedIn, load_user_row
+from exchange.acting import Context, load_agent
 from exchange.app import create_app
-from exchange.audit import trail as audit
 from exchange.demo.seed import DEMO_PASSWORD, demo_totp_secret, seed
 from exchange.domain.clock import FixedClock
 from exchange.domain.identity import Identity
 from exchange.domain.vocabulary import FicheKind
 from exchange.fiches import drafts, sending, signing
-from exchange.fiches.common import Context, one_document, owner_of_unit
+from exchange.fiches.common import one_document, owner_of_unit
 from exchange.fiches.rendering import render_pdf, sign_pdf
 from exchange.org.models import Institution, Unit
 from exchange.persons import consents
@@ -44,7 +43,6 @@ from exchange.persons import identities as persons
 from exchange.platform.migrate import upgrade
 from exchange.platform.settings import Settings
 from exchange.policy import visible_fiche
-from exchange.web.helpers import actor_for
 
 RUNS = 15
 OPENS = 30
@@ -76,19 +74,14 @@ def _context(svc: Any, session: Any, username: str) -> Context:
 
     if username not in _USER_IDS:
         _USER_IDS[username] = session.scalar(select(User.id).where(User.username == username))
-    user = load_user_row(session, _USER_IDS[username])
+    user = load_agent(session, _USER_IDS[username])
     return Context(svc, session, user, "127.0.0.1", svc.clock.now())
 
 
 def _person_and_consent(svc: Any) -> Any:
     with svc.db.unit_of_work() as s:
         ctx = _context(svc, s, "ts.lodeve")
-        actor = actor_for(ctx.user)
-
-        def record(session: Any, action: str, **fields: Any) -> None:
-            audit.record(session, action, at=svc.clock.now(), actor=actor, **fields)
-
-        pctx = persons.Context(svc, s, SignedIn(ctx.user), record)
+        pctx = ctx
         person = persons.create_person(pctx, Identity(
             last_name="Benchmark", first_names="Camille", birth_date=date(1984, 3, 9),
             address="3 rue de la République, 34700 Lodève", rsa_beneficiary=True))
@@ -118,7 +111,7 @@ def _sign_and_send(svc: Any, fiche_pid: str) -> float:
     started = time.perf_counter()
     with svc.db.unit_of_work() as s:
         ctx = _context(svc, s, "ts.lodeve")
-        fiche = visible_fiche(s, ctx.user, fiche_pid)
+        fiche = visible_fiche(s, ctx.agent, fiche_pid)
         signing.sign(ctx, fiche)
         sending.send(ctx, fiche)
     return time.perf_counter() - started
@@ -129,7 +122,7 @@ def _render_and_sign_alone(svc: Any, fiche_pid: str) -> tuple[float, float]:
     the sender institution's key: the two steps of a send that are not the portal's own."""
     with svc.db.reading() as s:
         ctx = _context(svc, s, "ts.lodeve")
-        fiche = visible_fiche(s, ctx.user, fiche_pid)
+        fiche = visible_fiche(s, ctx.agent, fiche_pid)
         owner = owner_of_unit(s, fiche.sender_unit_id)
         document = one_document(s, fiche, signing.CONTENT)
         content = json.loads(ctx.documents.open(document, owner))
@@ -138,7 +131,7 @@ def _render_and_sign_alone(svc: Any, fiche_pid: str) -> tuple[float, float]:
         started = time.perf_counter()
         pdf = render_pdf(content)
         rendered = time.perf_counter()
-        sign_pdf(keystore, owner, pdf, signer=ctx.user.display_name, institution=institution)
+        sign_pdf(keystore, owner, pdf, signer=ctx.agent.display_name, institution=institution)
         return rendered - started, time.perf_counter() - rendered
 
 

@@ -57,22 +57,19 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, make_url, select
 
 from exchange.accounts import totp
-from exchange.accounts.loading import SignedIn, load_user_row
 from exchange.accounts.models import User, UserRole
+from exchange.acting import Context, load_agent
 from exchange.app import create_app
-from exchange.audit import trail as audit
 from exchange.audit.models import AuditEvent
 from exchange.demo.seed import DEMO_PASSWORD, TOTP_BOX, demo_totp_secret
 from exchange.domain.identity import Identity
 from exchange.domain.vocabulary import FicheKind
 from exchange.fiches import drafts, signing
-from exchange.fiches.common import Context
 from exchange.fiches.models import Fiche
 from exchange.org.models import Institution, Unit
 from exchange.persons import consents
 from exchange.persons import identities as persons
 from exchange.platform.settings import Settings
-from exchange.web.helpers import actor_for
 
 SOCIAL_UNIT = "CIAS Lodévois et Larzac — Lodève"
 ADVISOR_UNIT = "Agence France Travail Clermont-l'Hérault"
@@ -98,7 +95,7 @@ def _flask(env: dict[str, str], *args: str) -> None:
 
 def _context(svc: Any, session: Any, username: str) -> Context:
     user_id = session.scalar(select(User.id).where(User.username == username))
-    return Context(svc, session, load_user_row(session, user_id), "127.0.0.1", svc.clock.now())
+    return Context(svc, session, load_agent(session, user_id), "127.0.0.1", svc.clock.now())
 
 
 def _add_user(svc: Any, session: Any, username: str, unit: int, role: str) -> None:
@@ -118,12 +115,7 @@ def _signed_fiche(svc: Any, username: str, number: int) -> str:
     """A person with consent and an axe 2 orientation, signed by ``username``."""
     with svc.db.unit_of_work() as s:
         ctx = _context(svc, s, username)
-        actor = actor_for(ctx.user)
-
-        def record(session: Any, action: str, **fields: Any) -> None:
-            audit.record(session, action, at=svc.clock.now(), actor=actor, **fields)
-
-        pctx = persons.Context(svc, s, SignedIn(ctx.user), record)
+        pctx = ctx
         person = persons.create_person(pctx, Identity(
             last_name=f"Charge{username.replace('.', '')}", first_names=f"Personne {number}",
             birth_date=date(1980 + number % 20, 1 + number % 12, 1 + number % 28)))

@@ -25,7 +25,7 @@ from exchange.accounts.models import User
 from exchange.audit import trail
 from exchange.audit.models import AuditEvent
 from exchange.domain.clock import paris_date
-from exchange.org.models import Unit
+from exchange.org.models import Institution, Unit
 
 if TYPE_CHECKING:
     from exchange.platform.documents import DocumentStore
@@ -76,10 +76,7 @@ class Agent:
 
     @property
     def audit_actor(self) -> trail.Actor:
-        """Who, as an audit event names them: opaque ids, and the role when there is one."""
-        roles = sorted(self.roles)
-        return trail.Actor(self.public_id, self.unit.public_id,
-                           roles[0] if len(roles) == 1 else None)
+        return _actor(self.public_id, self.unit.public_id, self.roles)
 
     # What Flask-Login reads of `current_user`.
     @property
@@ -96,6 +93,17 @@ class Agent:
 
     def get_id(self) -> str:
         return str(self.id)
+
+
+def _actor(public_id: str, unit_public_id: str, roles: frozenset[str]) -> trail.Actor:
+    """Who, as an audit event names them: opaque ids, and the role when there is only one."""
+    ordered = sorted(roles)
+    return trail.Actor(public_id, unit_public_id, ordered[0] if len(ordered) == 1 else None)
+
+
+def actor_for(user: User) -> trail.Actor:
+    """An account as an audit event names it, before it is signed in (sign-in steps)."""
+    return _actor(user.public_id, user.unit.public_id, frozenset(user.roles))
 
 
 def agent_from_row(user: User) -> Agent:
@@ -128,6 +136,10 @@ def load_agent(session: Session, user_id: int) -> Agent | None:
     return agent_from_row(user)
 
 
+NO_PURPOSE = ""
+"""`record(..., purpose=NO_PURPOSE)`: this event has no purpose, whatever the context's."""
+
+
 @dataclass
 class Context:
     """What a use case works with: the services, the open transaction, who acts, from where and
@@ -150,6 +162,14 @@ class Context:
         return self.agent.institution.key_owner
 
     @cached_property
+    def institution(self) -> Institution:
+        """The acting institution's row, in this transaction."""
+        row = self.session.get(Institution, self.agent.institution.id)
+        if row is None:
+            raise LookupError("the acting institution no longer exists")
+        return row
+
+    @cached_property
     def keystore(self) -> KeyStore:
         return self.svc.keystore(self.session)
 
@@ -164,10 +184,12 @@ class Context:
     def record(self, action: str, object_type: str | None = None,
                object_id: str | None = None, *, outcome: str = "success",
                purpose: str | None = None) -> AuditEvent:
-        """One audit event in this transaction, naming the agent, the address and the time."""
+        """One audit event in this transaction, naming the agent, the address and the time; the
+        purpose is the context's unless given (`NO_PURPOSE` for none)."""
         return trail.record(self.session, action, at=self.now, actor=self.agent.audit_actor,
                             object_type=object_type, object_id=object_id, outcome=outcome,
-                            address=self.address, purpose=purpose or self.purpose)
+                            address=self.address,
+                            purpose=None if purpose == NO_PURPOSE else purpose or self.purpose)
 
 
 @contextmanager

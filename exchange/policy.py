@@ -14,12 +14,12 @@ about a person of a partner is passed on to that partner (`exchange.rights`), ne
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
 
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from exchange.accounts.models import User
+from exchange.acting import Agent
 from exchange.audit.models import AuditEvent
 from exchange.dpo.models import Breach, RightsRequest
 from exchange.fiches.models import Accompaniment, Fiche
@@ -51,35 +51,25 @@ class NotVisible(LookupError):
         self.object_type = object_type
 
 
-class Viewer(Protocol):
-    id: int
-
-    @property
-    def unit_id(self) -> int: ...
-
-    @property
-    def roles(self) -> frozenset[str]: ...
-
-
-def _unit_id(viewer: Viewer) -> int:
+def _unit_id(viewer: Agent) -> int:
     return viewer.unit_id
 
 
-def person_query(viewer: Viewer) -> Select[tuple[Person]]:
+def person_query(viewer: Agent) -> Select[tuple[Person]]:
     if not viewer.roles & ROLES_WITH_PERSONS:
         return select(Person).where(Person.id.is_(None))
     return select(Person).where(exists().where(
         PersonUnit.person_id == Person.id, PersonUnit.unit_id == _unit_id(viewer)))
 
 
-def visible_person(s: Session, viewer: Viewer, public_id: str) -> Person:
+def visible_person(s: Session, viewer: Agent, public_id: str) -> Person:
     person = s.scalar(person_query(viewer).where(Person.public_id == public_id))
     if person is None:
         raise NotVisible(public_id, "person")
     return person
 
 
-def fiche_query(viewer: Viewer) -> Select[tuple[Fiche]]:
+def fiche_query(viewer: Agent) -> Select[tuple[Fiche]]:
     if not viewer.roles & ROLES_WITH_PERSONS:
         return select(Fiche).where(Fiche.id.is_(None))
     unit = _unit_id(viewer)
@@ -91,7 +81,7 @@ def fiche_query(viewer: Viewer) -> Select[tuple[Fiche]]:
     ))
 
 
-def visible_fiche(s: Session, viewer: Viewer, public_id: str) -> Fiche:
+def visible_fiche(s: Session, viewer: Agent, public_id: str) -> Fiche:
     """The fiche, if `viewer` may see it. In a unit of work its row is locked until the end of
     the transaction, so that two transitions of one fiche cannot both pass their state check
     (PostgreSQL; SQLite's transactions already take the database's one write lock)."""
@@ -104,16 +94,16 @@ def visible_fiche(s: Session, viewer: Viewer, public_id: str) -> Fiche:
     return fiche
 
 
-def is_sender(viewer: Viewer, fiche: Fiche) -> bool:
+def is_sender(viewer: Agent, fiche: Fiche) -> bool:
     return fiche.sender_unit_id == _unit_id(viewer) and fiche.sender_erased_at is None
 
 
-def is_recipient(viewer: Viewer, fiche: Fiche) -> bool:
+def is_recipient(viewer: Agent, fiche: Fiche) -> bool:
     return (fiche.recipient_unit_id == _unit_id(viewer) and fiche.state in RECEIVED_STATES
             and fiche.recipient_erased_at is None)
 
 
-def accompaniment_query(viewer: Viewer) -> Select[tuple[Accompaniment]]:
+def accompaniment_query(viewer: Agent) -> Select[tuple[Accompaniment]]:
     if not viewer.roles & ROLES_WITH_PERSONS:
         return select(Accompaniment).where(Accompaniment.id.is_(None))
     unit = _unit_id(viewer)
@@ -122,7 +112,7 @@ def accompaniment_query(viewer: Viewer) -> Select[tuple[Accompaniment]]:
         (Accompaniment.social_unit_id == unit) & Accompaniment.social_erased_at.is_(None)))
 
 
-def visible_accompaniment(s: Session, viewer: Viewer, public_id: str) -> Accompaniment:
+def visible_accompaniment(s: Session, viewer: Agent, public_id: str) -> Accompaniment:
     accompaniment = s.scalar(accompaniment_query(viewer).where(
         Accompaniment.public_id == public_id))
     if accompaniment is None:
@@ -141,12 +131,7 @@ def share_person(s: Session, person: Person, unit_id: int, at: datetime) -> None
 # -- the DPO: one institution's persons, records and audit events -----------------------------
 
 
-class DpoViewer(Viewer, Protocol):
-    @property
-    def institution(self) -> Institution: ...
-
-
-def dpo_institution(viewer: DpoViewer) -> int | None:
+def dpo_institution(viewer: Agent) -> int | None:
     """The institution whose DPO ``viewer`` is; None for any other role (deny by default)."""
     return viewer.institution.id if DPO_ROLE in viewer.roles else None
 
@@ -163,14 +148,14 @@ def held_by(institution_id: int) -> ColumnElement[bool]:
                           PersonUnit.unit_id.in_(institution_units(institution_id)))
 
 
-def dpo_person_query(viewer: DpoViewer) -> Select[tuple[Person]]:
+def dpo_person_query(viewer: Agent) -> Select[tuple[Person]]:
     institution = dpo_institution(viewer)
     if institution is None:
         return select(Person).where(Person.id.is_(None))
     return select(Person).where(held_by(institution))
 
 
-def dpo_visible_person(s: Session, viewer: DpoViewer, public_id: str) -> Person:
+def dpo_visible_person(s: Session, viewer: Agent, public_id: str) -> Person:
     person = s.scalar(dpo_person_query(viewer).where(Person.public_id == public_id))
     if person is None:
         raise NotVisible(public_id, "person")
@@ -193,7 +178,7 @@ def institution_users(institution_id: int) -> Select[tuple[int]]:
     return select(User.id).where(User.unit_id.in_(institution_units(institution_id)))
 
 
-def dpo_fiche_query(viewer: DpoViewer) -> Select[tuple[Fiche]]:
+def dpo_fiche_query(viewer: Agent) -> Select[tuple[Fiche]]:
     institution = dpo_institution(viewer)
     if institution is None:
         return select(Fiche).where(Fiche.id.is_(None))

@@ -20,13 +20,13 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from exchange.accounts import totp
-from exchange.accounts.loading import SignedIn, load_user_row
 from exchange.accounts.models import RecoveryCode, User
 from exchange.accounts.passwords import policy_problem
 from exchange.accounts.sessions import ServerSession, revoke_user_sessions
+from exchange.acting import Agent, actor_for, agent_from_row, user_row
 from exchange.audit import trail as audit
 from exchange.platform.current import services
-from exchange.web.helpers import actor_for, client_address, reading, record, unit_of_work
+from exchange.web.helpers import client_address, reading, record, unit_of_work
 
 bp = Blueprint("auth", __name__, url_prefix="/connexion")
 
@@ -88,7 +88,7 @@ def _pending_user(s: Session) -> User | None:
         return None
     if services().clock.now().timestamp() - since > PENDING_FOR.total_seconds():
         return None
-    user = load_user_row(s, uid)
+    user = user_row(s, uid)
     return user if user is not None and user.active else None
 
 
@@ -146,17 +146,17 @@ def _account(s: Session, username: str) -> User | None:
     return s.scalar(select(User).where(User.username == username))
 
 
-def _complete_login(s: Session, user: User) -> SignedIn:
+def _complete_login(s: Session, user: User) -> Agent:
     svc = services()
     now = svc.clock.now()
     user.last_login_at = now
     svc.throttle.succeed(s, user.username, _address())
     audit.record(s, "login.success", at=now, actor=actor_for(user), object_type="user",
                  object_id=user.public_id, address=client_address())
-    return SignedIn(user)
+    return agent_from_row(user)
 
 
-def _finish(signed_in: SignedIn) -> Response:
+def _finish(signed_in: Agent) -> Response:
     server = _server_session()
     next_path = session.get("next")
     server.clear()
@@ -291,7 +291,7 @@ def change_password() -> str | Response | tuple[str, int] | tuple[str, int, dict
     svc = services()
     address = _address()
     with unit_of_work() as s:
-        user = load_user_row(s, current_user.id)
+        user = user_row(s, current_user.id)
         assert user is not None
         now = svc.clock.now()
         # A stolen session must not become a way to guess the password (and then change it):

@@ -40,13 +40,13 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from exchange import policy
-from exchange.audit import trail as audit
+from exchange.acting import NO_PURPOSE, Context
 from exchange.domain.dates import add_months
 from exchange.domain.errors import DomainError
 from exchange.domain.identity import Identity
@@ -55,7 +55,6 @@ from exchange.fiches.models import Fiche, FicheRectificationMark
 from exchange.org.models import Institution, Unit
 from exchange.persons import identities as persons
 from exchange.persons.models import Person
-from exchange.platform.documents import DocumentStore
 from exchange.platform.models import Document
 from exchange.platform.services import Services
 from keys.errors import KeysError
@@ -148,74 +147,12 @@ class NotFound(policy.NotVisible):
         super().__init__(public_id, object_type)
 
 
-class Acting(Protocol):
-    """The DPO: `exchange.web.accounts.SignedIn` is one."""
 
-    id: int
-    public_id: str
-
-    @property
-    def unit_id(self) -> int: ...
-
-    @property
-    def unit(self) -> Unit: ...
-
-    @property
-    def institution(self) -> Institution: ...
-
-    @property
-    def roles(self) -> frozenset[str]: ...
-
-
-@dataclass
-class Context:
-    svc: Services
-    session: Session
-    user: Acting
-    actor: audit.Actor
-    address: str | None
-    now: datetime
-
-    @property
-    def today(self) -> date:
-        return self.svc.clock.today()
-
-    @property
-    def owner(self) -> str:
-        """The key owner of the DPO's institution: the one reader of the registers' texts."""
-        return self.user.institution.key_owner
-
-    @property
-    def institution_id(self) -> int:
-        """The DPO's institution; a user of any other role has none, and sees nothing."""
-        found = policy.dpo_institution(self.user)
-        if found is None:
-            raise NotFound("institution", self.user.public_id)
-        return found
-
-    @property
-    def documents(self) -> DocumentStore:
-        return self.svc.documents(self.session)
-
-    def audit(self, action: str, object_type: str, object_id: str | None, *,
-              outcome: str = "success", purpose: str | None = PURPOSE) -> None:
-        audit.record(self.session, action, at=self.now, actor=self.actor,
-                     object_type=object_type, object_id=object_id, outcome=outcome,
-                     address=self.address, purpose=purpose)
-
-    def refuse(self, action: str, object_type: str, object_id: str | None,
-               message: str) -> RightsError:
-        self.audit(action, object_type, object_id, outcome="refused")
-        return RightsError(message)
-
-    def persons_context(self) -> persons.Context:
-        """The persons use cases' context, recording with this actor and the DPO purpose."""
-        def record(session: Session, action: str, **fields: Any) -> None:
-            audit.record(session, action, at=self.now, actor=self.actor, address=self.address,
-                         purpose=PURPOSE, **fields)
-
-        return persons.Context(self.svc, self.session, self.user, record)  # type: ignore[arg-type]
-
+def _refuse(ctx: Context, action: str, object_type: str, object_id: str | None,
+            message: str) -> RightsError:
+    """Record the refusal and give the error to raise."""
+    ctx.record(action, object_type, object_id, outcome="refused")
+    return RightsError(message)
 
 # -- sealed texts --------------------------------------------------------------------------
 
@@ -284,7 +221,7 @@ def match_persons(ctx: Context, last_name: str, birth_date: date,
                   ft_identifier: str | None = None) -> list[Person]:
     """The persons of the DPO's institution (`policy.dpo_person_query`) whose last or birth
     name and birth date are these, narrowed by the France Travail identifier when given."""
-    return list(ctx.session.scalars(policy.dpo_person_query(ctx.user).where(
+    return list(ctx.session.scalars(policy.dpo_person_query(ctx.agent).where(
         _matching(ctx, last_name, birth_date, ft_identifier)).order_by(Person.id)))
 
 
@@ -321,14 +258,14 @@ def create_request(ctx: Context, *, kind: str, channel: str, received_on: date,
         raise RightsError("La date de réception ne peut pas être dans le futur.")
     found = _resolve(ctx, last_name, birth_date, ft_identifier)
     request = RightsRequest(
-        institution_id=ctx.institution_id, kind=kind, channel=channel, status="received",
+        institution_id=ctx.agent.institution.id, kind=kind, channel=channel, status="received",
         received_on=received_on, due_on=due_date(received_on),
         subject_index=subject_index(ctx, last_name, birth_date),
         person_public_id=found.person.public_id if found.person else None,
-        created_by_id=ctx.user.id, created_at=ctx.now, updated_at=ctx.now)
+        created_by_id=ctx.agent.id, created_at=ctx.now, updated_at=ctx.now)
     ctx.session.add(request)
     ctx.session.flush()
-    ctx.audit("rights.request_created", "rights_request", request.public_id)
+    ctx.record("rights.request_created", "rights_request", request.public_id)
     _pass_on(ctx, request, found.partners_only)
     return request
 
@@ -343,7 +280,7 @@ def attach_person(ctx: Context, request: RightsRequest, *, last_name: str, birth
     if found.person is not None and request.status == TRANSMITTED:
         request.status = "in_progress"  # found at home after all: the DPO acts on it too
     request.updated_at = ctx.now
-    ctx.audit("rights.request_updated", "rights_request", request.public_id)
+    ctx.record("rights.request_updated", "rights_request", request.public_id)
     _pass_on(ctx, request, found.partners_only)
     return found.person
 
@@ -356,7 +293,7 @@ def _pass_on(ctx: Context, request: RightsRequest, partners_only: list[int]) -> 
     ``transmitted`` in the DPO's register (the DPO still answers the person, saying where
     the request went)."""
     partners = [i for i in policy.institutions_holding(ctx.session, partners_only)
-                if i.id != ctx.institution_id]
+                if i.id != ctx.agent.institution.id]
     for institution in partners:
         _transmit(ctx, request, institution, partners_only)
     if partners and request.status in OPEN_STATUSES:
@@ -381,12 +318,12 @@ def _transmit(ctx: Context, request: RightsRequest, institution: Institution,
         status="received", received_on=ctx.today, due_on=due_date(ctx.today),
         subject_index=request.subject_index,
         person_public_id=theirs[0] if len(theirs) == 1 else None,
-        source_request_id=request.id, created_by_id=ctx.user.id, created_at=ctx.now,
+        source_request_id=request.id, created_by_id=ctx.agent.id, created_at=ctx.now,
         updated_at=ctx.now)
     ctx.session.add(received)
     ctx.session.flush()
-    ctx.audit("rights.request_transmitted", "rights_request", request.public_id)
-    ctx.audit("rights.request_received", "rights_request", received.public_id)
+    ctx.record("rights.request_transmitted", "rights_request", request.public_id)
+    ctx.record("rights.request_received", "rights_request", received.public_id)
     request.updated_at = ctx.now
     return received
 
@@ -402,7 +339,7 @@ def partners_of(ctx: Context, request: RightsRequest) -> list[Institution]:
         done |= set(ctx.session.scalars(select(RightsRequest.institution_id).where(
             RightsRequest.id == request.source_request_id)))
     return [i for i in policy.institutions_holding(ctx.session, [person.id])
-            if i.id != ctx.institution_id and i.id not in done]
+            if i.id != ctx.agent.institution.id and i.id not in done]
 
 
 def transmit(ctx: Context, request: RightsRequest, institution_public_id: str) -> Institution:
@@ -412,7 +349,7 @@ def transmit(ctx: Context, request: RightsRequest, institution_public_id: str) -
     target = next((i for i in partners_of(ctx, request)
                    if i.public_id == institution_public_id), None)
     if person is None or target is None:
-        raise ctx.refuse("rights.request_transmitted", "rights_request", request.public_id,
+        raise _refuse(ctx, "rights.request_transmitted", "rights_request", request.public_id,
                          "Cette institution ne détient pas de données de cette personne, ou "
                          "la demande lui a déjà été transmise.")
     _transmit(ctx, request, target, [person.id])
@@ -465,7 +402,7 @@ def request_for(ctx: Context, public_id: str) -> RightsRequest:
     """A request of the DPO's register; NotFound for another institution's, as for none."""
     request = ctx.session.scalar(select(RightsRequest).where(
         RightsRequest.public_id == public_id,
-        RightsRequest.institution_id == ctx.institution_id))
+        RightsRequest.institution_id == ctx.agent.institution.id))
     if request is None:
         raise NotFound("rights_request", public_id)
     return request
@@ -474,7 +411,7 @@ def request_for(ctx: Context, public_id: str) -> RightsRequest:
 def requests(ctx: Context) -> list[RightsRequest]:
     """The register, open requests first by due date, then the closed ones, newest first."""
     rows = list(ctx.session.scalars(select(RightsRequest).where(
-        RightsRequest.institution_id == ctx.institution_id)
+        RightsRequest.institution_id == ctx.agent.institution.id)
         .order_by(RightsRequest.due_on, RightsRequest.id)))
     open_ = [r for r in rows if r.status in OPEN_STATUSES]
     closed = sorted((r for r in rows if r.status not in OPEN_STATUSES),
@@ -492,7 +429,7 @@ def reminders(ctx: Context) -> Reminders:
     """Open requests past their due date, and those due within ``REMINDER_DAYS`` days."""
     today = ctx.today
     rows = ctx.session.scalars(select(RightsRequest).where(
-        RightsRequest.institution_id == ctx.institution_id,
+        RightsRequest.institution_id == ctx.agent.institution.id,
         RightsRequest.status.in_(OPEN_STATUSES),
         RightsRequest.due_on <= today + timedelta(days=REMINDER_DAYS))
         .order_by(RightsRequest.due_on, RightsRequest.id)).all()
@@ -531,7 +468,7 @@ def update_request(ctx: Context, request: RightsRequest, *, status: str,
         request.answered_on = ctx.today
     request.status = status
     request.updated_at = ctx.now
-    ctx.audit("rights.request_updated", "rights_request", request.public_id)
+    ctx.record("rights.request_updated", "rights_request", request.public_id)
 
 
 def read_answer(ctx: Context, request: RightsRequest) -> str:
@@ -539,10 +476,9 @@ def read_answer(ctx: Context, request: RightsRequest) -> str:
     try:
         texts = _open(ctx, request.answer_document_id)
     except RightsError:
-        ctx.audit("rights.request_viewed", "rights_request", request.public_id,
-                  outcome="failure")
+        ctx.record("rights.request_viewed", "rights_request", request.public_id, outcome="failure")
         raise
-    ctx.audit("rights.request_viewed", "rights_request", request.public_id)
+    ctx.record("rights.request_viewed", "rights_request", request.public_id)
     return texts.get("answer", "") if texts else ""
 
 
@@ -551,18 +487,18 @@ def person_of(ctx: Context, request: RightsRequest) -> Person | None:
     (or for a person only a partner holds) there is nothing left for the DPO to act on."""
     if request.person_public_id is None:
         return None
-    return ctx.session.scalar(policy.dpo_person_query(ctx.user).where(
+    return ctx.session.scalar(policy.dpo_person_query(ctx.agent).where(
         Person.public_id == request.person_public_id))
 
 
 def _acting_on(ctx: Context, request: RightsRequest, what: str, action: str) -> Person:
     """The person of the request, if the request's kind allows ``what``."""
     if what not in ALLOWED[request.kind]:
-        raise ctx.refuse(action, "rights_request", request.public_id,
+        raise _refuse(ctx, action, "rights_request", request.public_id,
                          "Ce type de demande ne permet pas cette opération.")
     person = person_of(ctx, request)
     if person is None:
-        raise ctx.refuse(action, "rights_request", request.public_id,
+        raise _refuse(ctx, action, "rights_request", request.public_id,
                          "Aucune personne enregistrée n'est rattachée à cette demande "
                          "(non trouvée, ou données déjà effacées).")
     return person
@@ -582,15 +518,15 @@ def access_export(ctx: Context, request: RightsRequest) -> dict[str, Any]:
 
     person = _acting_on(ctx, request, "export", "rights.access_export")
     try:
-        identity = persons.open_identity(ctx.persons_context().personal, person)
+        identity = persons.open_identity(ctx.personal, person)
     except KeysError:
-        ctx.audit("rights.access_export", "person", person.public_id, outcome="failure")
+        ctx.record("rights.access_export", "person", person.public_id, outcome="failure")
         raise RightsError("L'identité de cette personne ne peut pas être déchiffrée : "
                           "l'incident est enregistré.") from None
-    ctx.audit("rights.access_export", "person", person.public_id)
+    ctx.record("rights.access_export", "person", person.public_id)
     _started(request, ctx)
     return rights_export.collect(ctx.session, person, identity, now=ctx.now,
-                                 controller=ctx.user.institution, request=request)
+                                 controller=ctx.institution, request=request)
 
 
 # -- access, rectification, restriction ---------------------------------------------------
@@ -599,7 +535,7 @@ def access_export(ctx: Context, request: RightsRequest) -> dict[str, Any]:
 def identity_for_rectification(ctx: Context, request: RightsRequest) -> Identity:
     """The current identity, to prefill the form (``person.viewed``, purpose dpo_request)."""
     person = _acting_on(ctx, request, "rectify", "person.viewed")
-    return persons.read_identity(ctx.persons_context(), person)
+    return persons.read_identity(ctx, person)
 
 
 def rectify(ctx: Context, request: RightsRequest, identity: Identity) -> Person:
@@ -608,7 +544,7 @@ def rectify(ctx: Context, request: RightsRequest, identity: Identity) -> Person:
     kept: inaccurate data has no reason to be retained; what remains is the version number,
     the audit event, and the request with its sealed answer."""
     person = _acting_on(ctx, request, "rectify", "person.updated")
-    persons.rectify_identity(ctx.persons_context(), person, identity)
+    persons.rectify_identity(ctx, person, identity)
     _started(request, ctx)
     return person
 
@@ -633,10 +569,10 @@ def fiches_of_request(ctx: Context, request: RightsRequest) -> list[FicheLine]:
     person = person_of(ctx, request)
     if person is None:
         return []
-    ours = set(ctx.session.scalars(policy.institution_units(ctx.institution_id)))
+    ours = set(ctx.session.scalars(policy.institution_units(ctx.agent.institution.id)))
     fiches = list(ctx.session.scalars(select(Fiche).where(
         Fiche.person_id == person.id, Fiche.sent_at.is_not(None),
-        policy.share_fiches(ctx.institution_id))
+        policy.share_fiches(ctx.agent.institution.id))
         .order_by(Fiche.sent_at, Fiche.id)))
     marks: dict[int, FicheRectificationMark] = {}
     for mark in ctx.session.scalars(select(FicheRectificationMark).where(
@@ -666,21 +602,21 @@ def request_fiche_rectification(ctx: Context, request: RightsRequest,
     if line is None:
         raise NotFound("fiche", fiche_public_id)
     if not line.ours:
-        raise ctx.refuse(action, "fiche", fiche_public_id,
+        raise _refuse(ctx, action, "fiche", fiche_public_id,
                          "Cette fiche a été envoyée par une autre institution : transmettez la "
                          "demande à son délégué à la protection des données.")
     pending = ctx.session.scalar(select(FicheRectificationMark.id).where(
         FicheRectificationMark.fiche_id == line.fiche.id,
         FicheRectificationMark.done_at.is_(None)))
     if pending is not None:
-        raise ctx.refuse(action, "fiche", fiche_public_id,
+        raise _refuse(ctx, action, "fiche", fiche_public_id,
                          "La rectification de cette fiche est déjà demandée à la structure "
                          "expéditrice.")
     mark = FicheRectificationMark(fiche_id=line.fiche.id, request_id=request.id,
-                                  marked_at=ctx.now, marked_by_id=ctx.user.id)
+                                  marked_at=ctx.now, marked_by_id=ctx.agent.id)
     ctx.session.add(mark)
     _started(request, ctx)
-    ctx.audit(action, "fiche", fiche_public_id)
+    ctx.record(action, "fiche", fiche_public_id)
     return mark
 
 
@@ -692,24 +628,24 @@ def set_restriction(ctx: Context, request: RightsRequest, *, restricted: bool,
     person = _acting_on(ctx, request, "restrict", action)
     reasons = RESTRICTION_REASONS if restricted else LIFT_REASONS
     if reason not in reasons:
-        raise ctx.refuse(action, "person", person.public_id,
+        raise _refuse(ctx, action, "person", person.public_id,
                          "Choisissez le motif dans la liste : il est obligatoire.")
     if person.restricted == restricted:
-        raise ctx.refuse(action, "person", person.public_id,
+        raise _refuse(ctx, action, "person", person.public_id,
                          "Le traitement est déjà limité." if restricted
                          else "Le traitement de cette personne n'est pas limité.")
     setter = restricted_by(ctx, person)
-    if not restricted and setter is not None and setter.id != ctx.institution_id:
-        raise ctx.refuse(action, "person", person.public_id,
+    if not restricted and setter is not None and setter.id != ctx.agent.institution.id:
+        raise _refuse(ctx, action, "person", person.public_id,
                          f"La limitation a été posée par {setter.name} : seul son délégué à la "
                          "protection des données peut la lever.")
     person.restricted = restricted
     person.updated_at = ctx.now
     ctx.session.add(RestrictionChange(person_public_id=person.public_id, request_id=request.id,
                                       restricted=restricted, reason_code=reason,
-                                      by_user_id=ctx.user.id, at=ctx.now))
+                                      by_user_id=ctx.agent.id, at=ctx.now))
     _started(request, ctx)
-    ctx.audit(action, "person", person.public_id)
+    ctx.record(action, "person", person.public_id)
     return person
 
 
@@ -718,7 +654,7 @@ def restriction_history(ctx: Context, person_public_id: str) -> list[Restriction
     return list(ctx.session.scalars(select(RestrictionChange).join(
         RightsRequest, RestrictionChange.request_id == RightsRequest.id).where(
         RestrictionChange.person_public_id == person_public_id,
-        RightsRequest.institution_id == ctx.institution_id).order_by(RestrictionChange.id)))
+        RightsRequest.institution_id == ctx.agent.institution.id).order_by(RestrictionChange.id)))
 
 
 def restricted_by(ctx: Context, person: Person) -> Institution | None:
@@ -763,16 +699,16 @@ def approve_erasure(ctx: Context, request: RightsRequest) -> list[tuple[str, str
     person = _acting_on(ctx, request, "erase", "rights.erasure_approved")
     hold = _hold_on_share(ctx, person)
     if hold is not None:
-        raise ctx.refuse(
+        raise _refuse(ctx, 
             "rights.erasure_approved", "rights_request", request.public_id,
             "Effacement impossible : une conservation légale s'applique à ces données "
             f"(« {REASONS.get(hold.reason_code, hold.reason_code)} »). Levez-la d'abord si "
             "elle n'a plus lieu d'être, ou répondez à la personne en motivant le refus "
             "(article 17 (3) du RGPD).")
-    ctx.audit("rights.erasure_approved", "rights_request", request.public_id)
-    gone = erase_person(ctx.svc, ctx.session, person, institution_id=ctx.institution_id)
+    ctx.record("rights.erasure_approved", "rights_request", request.public_id)
+    gone = erase_person(ctx.svc, ctx.session, person, institution_id=ctx.agent.institution.id)
     for kind, public_id in gone:
-        ctx.audit("rights.erased", kind, public_id)
+        ctx.record("rights.erased", kind, public_id)
     request.erased_at = ctx.now
     _started(request, ctx)
     return gone
@@ -786,7 +722,7 @@ def _hold_on_share(ctx: Context, person: Person) -> Any:
     from retention.models import LegalHold
     from retention.sweep import active_hold
 
-    institution = ctx.institution_id
+    institution = ctx.agent.institution.id
     if not any(i.id != institution
                for i in policy.institutions_holding(ctx.session, [person.id])):
         return active_hold(ctx.session, person.id, ctx.session.scalars(
@@ -857,13 +793,13 @@ def _apply(breach: Breach, facts: BreachFacts) -> None:
 
 def record_breach(ctx: Context, facts: BreachFacts) -> Breach:
     _check_breach(ctx, facts)
-    breach = Breach(institution_id=ctx.institution_id, recorded_at=ctx.now,
-                    created_by_id=ctx.user.id, updated_at=ctx.now)
+    breach = Breach(institution_id=ctx.agent.institution.id, recorded_at=ctx.now,
+                    created_by_id=ctx.agent.id, updated_at=ctx.now)
     _apply(breach, facts)
     breach.document_id = _seal(ctx, BREACH_ROLE, _texts(facts)).id
     ctx.session.add(breach)
     ctx.session.flush()
-    ctx.audit("breach.recorded", "breach", breach.public_id, purpose=None)
+    ctx.record("breach.recorded", "breach", breach.public_id, purpose=NO_PURPOSE)
     return breach
 
 
@@ -872,12 +808,12 @@ def update_breach(ctx: Context, breach: Breach, facts: BreachFacts) -> None:
     _apply(breach, facts)
     breach.document_id = _replace(ctx, breach.document_id, BREACH_ROLE, _texts(facts))
     breach.updated_at = ctx.now
-    ctx.audit("breach.updated", "breach", breach.public_id, purpose=None)
+    ctx.record("breach.updated", "breach", breach.public_id, purpose=NO_PURPOSE)
 
 
 def breach_for(ctx: Context, public_id: str) -> Breach:
     breach = ctx.session.scalar(select(Breach).where(
-        Breach.public_id == public_id, Breach.institution_id == ctx.institution_id))
+        Breach.public_id == public_id, Breach.institution_id == ctx.agent.institution.id))
     if breach is None:
         raise NotFound("breach", public_id)
     return breach
@@ -885,7 +821,7 @@ def breach_for(ctx: Context, public_id: str) -> Breach:
 
 def breaches(ctx: Context) -> list[Breach]:
     return list(ctx.session.scalars(select(Breach).where(
-        Breach.institution_id == ctx.institution_id)
+        Breach.institution_id == ctx.agent.institution.id)
         .order_by(Breach.detected_at.desc(), Breach.id.desc())))
 
 
@@ -894,9 +830,10 @@ def read_breach(ctx: Context, breach: Breach) -> dict[str, str]:
     try:
         texts = _open(ctx, breach.document_id)
     except RightsError:
-        ctx.audit("breach.viewed", "breach", breach.public_id, outcome="failure", purpose=None)
+        ctx.record("breach.viewed", "breach", breach.public_id, outcome="failure",
+                   purpose=NO_PURPOSE)
         raise
-    ctx.audit("breach.viewed", "breach", breach.public_id, purpose=None)
+    ctx.record("breach.viewed", "breach", breach.public_id, purpose=NO_PURPOSE)
     return texts or {"nature": "", "consequences": "", "measures": ""}
 
 

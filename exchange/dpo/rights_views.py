@@ -27,7 +27,6 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import (
@@ -43,6 +42,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from exchange.acting import NO_PURPOSE, Context
 from exchange.domain.clock import PARIS
 from exchange.domain.dates import french_date
 from exchange.domain.identity import validate_identity
@@ -54,7 +54,7 @@ from exchange.persons.identities import IdentityUnreadable
 from exchange.persons.views import IdentityForm
 from exchange.platform.current import services
 from exchange.web.forms import BLANK_CHOICE, INVALID_DATE, AdminForm, MultiCheckboxField
-from exchange.web.helpers import client_address, current_actor, unit_of_work
+from exchange.web.helpers import acting
 
 bp = Blueprint("rights", __name__, url_prefix="/dpo/droits")
 
@@ -154,13 +154,12 @@ class BreachForm(AdminForm):
 
 
 @contextmanager
-def _context() -> Iterator[rights.Context]:
-    with unit_of_work() as s:
-        yield rights.Context(services(), s, current_user._get_current_object(),
-                             current_actor(), client_address(), services().clock.now())
+def _context() -> Iterator[Context]:
+    with acting(purpose=rights.PURPOSE) as ctx:
+        yield ctx
 
 
-def _on_request(rid: str, action: Callable[[rights.Context, Any], T]) -> tuple[bool, T | None]:
+def _on_request(rid: str, action: Callable[[Context, Any], T]) -> tuple[bool, T | None]:
     """Run `action` on request `rid` in one unit of work: (True, its result), or, when the use
     case refuses (already recorded by it), the reason flashed and (False, None)."""
     with _context() as ctx:
@@ -452,10 +451,10 @@ def register() -> str:
         for convention in conventions:
             _ = (convention.effective_end_date, convention.institution_a.name,
                  convention.institution_b.name)
-        ctx.audit("register.viewed", "register", "art30", purpose=None)
+        ctx.record("register.viewed", "register", "art30", purpose=NO_PURPOSE)
         return render_template(
             "rights/register.html", institutions=institutions, conventions=conventions,
-            controller=ctx.user.institution, today=ctx.today, kinds=InstitutionKind,
+            controller=ctx.institution, today=ctx.today, kinds=InstitutionKind,
             purposes=rights_export.PURPOSES, axes=Axis, legal_basis=rights_export.LEGAL_BASIS,
             data=CATEGORIES_OF_DATA, persons=CATEGORIES_OF_PERSONS,
             measures=SECURITY_MEASURES,

@@ -17,16 +17,17 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
+from exchange.acting import Context
 from exchange.domain import accompaniment as rules
 from exchange.domain.errors import DomainError, ValidationFailed
 from exchange.domain.fields import date_error, parse_iso_date
 from exchange.fiches import accompaniments
-from exchange.fiches.common import Context
-from exchange.fiches.forms import FORMAT, acting, public_id, refuse
+from exchange.fiches.forms import FORMAT, public_id, refuse
 from exchange.fiches.models import Accompaniment, Fiche
 from exchange.fiches.views import person_url
 from exchange.platform.current import services
 from exchange.policy import WRITER_ROLES, visible_accompaniment
+from exchange.web.helpers import acting
 
 bp = Blueprint("accompaniments", __name__, url_prefix="/accompagnements")
 
@@ -56,11 +57,11 @@ def index() -> str:
     with acting(read_only=True) as ctx:
         today = ctx.svc.clock.today()
         rows = accompaniments.caseload(ctx)
-        advisor = ctx.user.has_role("advisor")
+        advisor = ctx.agent.has_role("advisor")
         return render_template(
             "accompaniments/index.html",
             lines=[(a, status(a), alerts(a, today)) for a in rows],
-            active=accompaniments.active_count(ctx, ctx.user.id) if advisor else None,
+            active=accompaniments.active_count(ctx, ctx.agent.id) if advisor else None,
             target=rules.CASELOAD_TARGET,
             due=accompaniments.midterm_reviews_due(ctx, MIDTERM_NOTICE_DAYS),
             deadline=rules.entry_deadline, **FORMAT)
@@ -68,7 +69,7 @@ def index() -> str:
 
 def _accompaniment(ctx: Context, pid: str) -> Accompaniment:
     """NotVisible leaves the view: the audited 404 of `exchange.web.errors`."""
-    return visible_accompaniment(ctx.session, ctx.user, public_id(pid))
+    return visible_accompaniment(ctx.session, ctx.agent, public_id(pid))
 
 
 def _page(ctx: Context, a: Accompaniment, errors: dict[str, str] | None = None,

@@ -10,9 +10,10 @@ from datetime import date
 
 from sqlalchemy import func, select
 
+from exchange.acting import Context
 from exchange.domain import accompaniment as rules
 from exchange.domain.vocabulary import ExitReason
-from exchange.fiches.common import Context, FicheError, owner_of_unit
+from exchange.fiches.common import FicheError, owner_of_unit
 from exchange.fiches.models import Accompaniment
 from exchange.indicators.facts import record_fact
 from exchange.policy import WRITER_ROLES, accompaniment_query
@@ -27,8 +28,8 @@ def is_pair(ctx: Context, accompaniment: Accompaniment) -> bool:
     read the accompaniment; what happens to the person (entry, renewal, review, exit) is
     recorded by the two people the conventions name, not by their colleagues or their unit
     manager (who holds no writer role)."""
-    return (ctx.user.id in (accompaniment.advisor_user_id, accompaniment.social_user_id)
-            and bool(ctx.user.roles & set(WRITER_ROLES)))
+    return (ctx.agent.id in (accompaniment.advisor_user_id, accompaniment.social_user_id)
+            and bool(ctx.agent.roles & set(WRITER_ROLES)))
 
 
 def _require_pair(ctx: Context, accompaniment: Accompaniment) -> None:
@@ -89,7 +90,7 @@ def close(ctx: Context, accompaniment: Accompaniment, exit_date: date | None, re
         owners = sorted({owner_of_unit(ctx.session, accompaniment.advisor_unit_id),
                          owner_of_unit(ctx.session, accompaniment.social_unit_id)})
         ctx.documents.seal(closure.text.encode("utf-8"), role=EXIT_NOTE, kind="exit-note",
-                           sender=owner_of_unit(ctx.session, ctx.user.unit_id), readers=owners,
+                           sender=ctx.owner, readers=owners,
                            epoch=_epoch(accompaniment), at=ctx.now,
                            accompaniment_id=accompaniment.id)
     _record(ctx, "accompaniment.closed", accompaniment)
@@ -105,7 +106,7 @@ def _epoch(accompaniment: Accompaniment) -> str:
 
 def caseload(ctx: Context) -> list[Accompaniment]:
     """The unit's accompaniments, open ones first."""
-    return list(ctx.session.scalars(accompaniment_query(ctx.user).order_by(
+    return list(ctx.session.scalars(accompaniment_query(ctx.agent).order_by(
         Accompaniment.exit_date.is_not(None), Accompaniment.proposal_date.desc())))
 
 

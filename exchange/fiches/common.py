@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from exchange.accounts.models import User
-from exchange.audit import trail as audit
 from exchange.domain.errors import DomainError
 from exchange.domain.vocabulary import Axis
 from exchange.fiches.models import Fiche
 from exchange.org.models import Institution, Unit
-from exchange.platform.documents import DocumentStore
 from exchange.platform.models import Document
-from exchange.platform.services import Services
 from retention.policy import RetentionRule, horizon
 
 
@@ -33,34 +28,6 @@ class FicheTampered(FicheError):
 
 TAMPERED = ("Cette fiche ne peut pas être affichée : son contenu ou sa signature a été altéré. "
             "L'incident est enregistré ; prévenez l'expéditeur et votre DPO.")
-
-
-@dataclass
-class Context:
-    """One use case's dependencies: services, the open session, who acts, from where, when."""
-
-    svc: Services
-    session: Session
-    user: User
-    address: str | None
-    now: datetime
-
-    @property
-    def documents(self) -> DocumentStore:
-        return self.svc.documents(self.session)
-
-    def record(self, action: str, fiche: Fiche | None = None, *, outcome: str = "success",
-               object_type: str = "fiche", object_id: str | None = None,
-               purpose: str | None = None) -> None:
-        roles = sorted(self.user.roles)
-        audit.record(
-            self.session, action, at=self.now,
-            actor=audit.Actor(self.user.public_id, self.user.unit.public_id,
-                              roles[0] if len(roles) == 1 else None),
-            object_type=object_type,
-            object_id=object_id or (fiche.public_id if fiche is not None else None),
-            outcome=outcome, address=self.address, purpose=purpose,
-        )
 
 
 def unit_of(session: Session, unit_id: int) -> Unit:

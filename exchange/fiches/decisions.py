@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import select
 
 from exchange.accounts.models import User
+from exchange.acting import Context
 from exchange.domain import fiches as rules
 from exchange.domain.clock import paris_date
 from exchange.domain.vocabulary import DeclineReason, FicheKind, FicheState
 from exchange.fiches import routing
-from exchange.fiches.common import Context, FicheError, institution_of, one_document, owner_of_unit
+from exchange.fiches.common import FicheError, institution_of, one_document, owner_of_unit
 from exchange.fiches.models import Accompaniment, Fiche, Receipt
 from exchange.indicators.facts import record_fact
 from exchange.notify import outbox as notify
@@ -30,7 +31,7 @@ def seal_note(ctx: Context, fiche: Fiche, text: str, readers: list[str] | None =
     sender = owner_of_unit(ctx.session, fiche.sender_unit_id)
     readers = readers or [sender, owner_of_unit(ctx.session, fiche.recipient_unit_id)]
     ctx.documents.seal(text.encode("utf-8"), role=NOTE, kind="fiche-note",
-                       sender=owner_of_unit(ctx.session, ctx.user.unit_id), readers=readers,
+                       sender=ctx.owner, readers=readers,
                        epoch=_epoch(ctx, fiche), at=ctx.now, fiche_id=fiche.id)
 
 
@@ -47,11 +48,11 @@ def read_note(ctx: Context, fiche: Fiche) -> str:
     document = one_document(ctx.session, fiche, NOTE)
     if document is None:
         return ""
-    return ctx.documents.open(document, owner_of_unit(ctx.session, ctx.user.unit_id)).decode()
+    return ctx.documents.open(document, ctx.owner).decode()
 
 
 def _require_recipient(ctx: Context, fiche: Fiche) -> None:
-    if not is_recipient(ctx.user, fiche):
+    if not is_recipient(ctx.agent, fiche):
         raise FicheError("Seule la structure destinataire peut répondre à cette fiche.")
 
 
@@ -74,15 +75,15 @@ def acknowledge(ctx: Context, fiche: Fiche) -> Receipt:
         "pdf_sha256": sent["pdf_sha256"],
         "recipient_institution": institution_of(ctx.session, fiche.recipient_unit_id).public_id,
         "recipient_unit": fiche.recipient_unit.public_id,
-        "recipient_user": ctx.user.public_id,
+        "recipient_user": ctx.agent.public_id,
         "time": ctx.now.isoformat(),
     })
-    receipt = Receipt(fiche_id=fiche.id, signed=signed.to_bytes(), signed_by_id=ctx.user.id,
+    receipt = Receipt(fiche_id=fiche.id, signed=signed.to_bytes(), signed_by_id=ctx.agent.id,
                       created_at=ctx.now, horizon=fiche.horizon)
     ctx.session.add(receipt)
     fiche.acknowledged_at = fiche.updated_at = ctx.now
     ctx.session.flush()
-    ctx.record("fiche.acknowledged", fiche)
+    ctx.record("fiche.acknowledged", "fiche", fiche.public_id)
     _notify_sender(ctx, fiche, "fiche_acknowledged")
     return receipt
 
@@ -112,7 +113,7 @@ def accept(ctx: Context, fiche: Fiche) -> Accompaniment:
     fiche.state = rules.accept(FicheState(fiche.state), kind=kind).value
     sender = ctx.session.get(User, fiche.sender_user_id)
     assert sender is not None and fiche.sent_at is not None
-    advisor, social = (ctx.user, sender) if ctx.user.has_role("advisor") else (sender, ctx.user)
+    advisor, social = (ctx.agent, sender) if ctx.agent.has_role("advisor") else (sender, ctx.agent)
     accompaniment = Accompaniment(
         axis=fiche.axis, person_id=fiche.person_id, convention_id=fiche.convention_id,
         orientation_id=fiche.id, advisor_user_id=advisor.id, advisor_unit_id=advisor.unit_id,
@@ -120,11 +121,11 @@ def accept(ctx: Context, fiche: Fiche) -> Accompaniment:
         proposal_date=paris_date(fiche.sent_at), created_at=ctx.now, horizon=fiche.horizon,
     )
     ctx.session.add(accompaniment)
-    fiche.decided_at, fiche.decided_by_id, fiche.updated_at = ctx.now, ctx.user.id, ctx.now
+    fiche.decided_at, fiche.decided_by_id, fiche.updated_at = ctx.now, ctx.agent.id, ctx.now
     ctx.session.flush()
     fiche.accompaniment_id = accompaniment.id
-    share_person(ctx.session, fiche.person, ctx.user.unit_id, ctx.now)
-    ctx.record("fiche.accepted", fiche)
+    share_person(ctx.session, fiche.person, ctx.agent.unit_id, ctx.now)
+    ctx.record("fiche.accepted", "fiche", fiche.public_id)
     ctx.record("accompaniment.created", object_type="accompaniment",
                object_id=accompaniment.public_id)
     record_fact(ctx, "orientation_accepted", fiche=fiche, accompaniment=accompaniment)
@@ -137,9 +138,9 @@ def decline(ctx: Context, fiche: Fiche, reason: str, text: str) -> None:
     fiche.state = rules.decline(FicheState(fiche.state), kind=FicheKind(fiche.kind),
                                 reason=reason, text=text).value
     fiche.reason = DeclineReason(reason).value
-    fiche.decided_at, fiche.decided_by_id, fiche.updated_at = ctx.now, ctx.user.id, ctx.now
+    fiche.decided_at, fiche.decided_by_id, fiche.updated_at = ctx.now, ctx.agent.id, ctx.now
     seal_note(ctx, fiche, text)
-    ctx.record("fiche.declined", fiche)
+    ctx.record("fiche.declined", "fiche", fiche.public_id)
     record_fact(ctx, "orientation_declined", fiche=fiche)
     _notify_sender(ctx, fiche, "fiche_declined")
 

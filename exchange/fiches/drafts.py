@@ -13,16 +13,10 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from exchange.acting import Context
 from exchange.domain import fiches as rules
 from exchange.domain.vocabulary import Axis, FicheKind, FicheState, InstitutionKind
-from exchange.fiches.common import (
-    Context,
-    FicheError,
-    documents_of,
-    one_document,
-    owner_of_unit,
-    sha256_hex,
-)
+from exchange.fiches.common import FicheError, documents_of, one_document, owner_of_unit, sha256_hex
 from exchange.fiches.models import Accompaniment, Fiche
 from exchange.org.models import Convention, Institution, Unit
 from exchange.persons.models import Person
@@ -53,7 +47,7 @@ def conventions_between(session: Session, a: int, b: int) -> list[Convention]:
 
 def destinations(ctx: Context) -> list[Destination]:
     """Partner units under a convention in force, with the kinds the user may send there."""
-    mine = ctx.user.unit.institution
+    mine = ctx.agent.institution
     today = ctx.svc.clock.today()
     found: list[Destination] = []
     for convention in ctx.session.scalars(select(Convention).where(or_(
@@ -65,7 +59,7 @@ def destinations(ctx: Context) -> list[Destination]:
         partner = ctx.session.get(Institution, partner_id)
         assert partner is not None
         kinds = rules.allowed_kinds_for(
-            InstitutionKind(mine.kind), InstitutionKind(partner.kind), ctx.user.roles,
+            InstitutionKind(mine.kind), InstitutionKind(partner.kind), ctx.agent.roles,
             enabled_axes=[Axis(a) for a in convention.axes()])
         if not kinds:
             continue
@@ -96,14 +90,14 @@ def start_draft(ctx: Context, person: Person, kind: FicheKind, recipient_unit_id
         kind=kind.value, axis=int(axis), state=FicheState.DRAFT.value, version=1,
         convention_id=destination.convention.id, person_id=person.id,
         accompaniment_id=accompaniment.id if accompaniment else None,
-        sender_unit_id=ctx.user.unit_id, sender_user_id=ctx.user.id,
+        sender_unit_id=ctx.agent.unit_id, sender_user_id=ctx.agent.id,
         recipient_unit_id=destination.unit.id, created_at=ctx.now, updated_at=ctx.now,
     )
     ctx.session.add(fiche)
     ctx.session.flush()
-    share_person(ctx.session, person, ctx.user.unit_id, ctx.now)
+    share_person(ctx.session, person, ctx.agent.unit_id, ctx.now)
     _store_draft(ctx, fiche, {"fields": {}, "attachments": []})
-    ctx.record("fiche.created", fiche)
+    ctx.record("fiche.created", "fiche", fiche.public_id)
     return fiche
 
 
@@ -154,7 +148,7 @@ def save_draft(ctx: Context, fiche: Fiche, fields: dict[str, str | list[str]]) -
     draft["fields"] = {name: value for name, value in fields.items()
                        if name in {f.name for f in rules.FORM_FIELDS[FicheKind(fiche.kind)]}}
     _store_draft(ctx, fiche, draft)
-    ctx.record("fiche.draft_saved", fiche)
+    ctx.record("fiche.draft_saved", "fiche", fiche.public_id)
 
 
 def add_attachment(ctx: Context, fiche: Fiche, name: str, content_type: str,
@@ -173,7 +167,7 @@ def add_attachment(ctx: Context, fiche: Fiche, name: str, content_type: str,
     _store_draft(ctx, fiche, draft)
     ctx.session.flush()
     # The fiche is the object: the draft's copy of the attachment is re-sealed at signing.
-    ctx.record("attachment.added", fiche)
+    ctx.record("attachment.added", "fiche", fiche.public_id)
     return document
 
 
@@ -192,4 +186,4 @@ def remove_attachment(ctx: Context, fiche: Fiche, document_public_id: str) -> No
     del draft["attachments"][index]
     ctx.documents.destroy(documents[index])
     _store_draft(ctx, fiche, draft)
-    ctx.record("attachment.removed", fiche)
+    ctx.record("attachment.removed", "fiche", fiche.public_id)

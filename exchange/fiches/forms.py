@@ -9,17 +9,15 @@ checks the token of every POST before a view runs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from flask import abort, flash, request
-from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from exchange.accounts.loading import load_user_row
+from exchange.acting import Context
 from exchange.domain import fiches as rules
 from exchange.domain.clock import PARIS
 from exchange.domain.dates import french_date
@@ -36,9 +34,6 @@ from exchange.domain.vocabulary import (
     SocialBarrier,
     choices,
 )
-from exchange.fiches.common import Context
-from exchange.platform.current import services
-from exchange.web.helpers import reading, unit_of_work
 
 PUBLIC_ID = re.compile(r"\A[0-9a-f]{32}\Z")
 
@@ -57,18 +52,6 @@ FIELD_LABELS = {
     "unit": "Destinataire", "accompaniment": "Accompagnement", "file": "Fichier",
 }
 
-
-@contextmanager
-def acting(*, read_only: bool = False) -> Iterator[Context]:
-    """One unit of work and the use cases' context: services, the signed-in user's row loaded
-    in that session, the client address and the time. With ``read_only``, a reading instead:
-    for pages that write nothing, not even an audit event."""
-    svc = services()
-    with (reading() if read_only else unit_of_work()) as session:
-        user = load_user_row(session, current_user.id)
-        if user is None or not user.active:
-            abort(403)
-        yield Context(svc, session, user, request.remote_addr, svc.clock.now())
 
 
 def public_id(value: str) -> str:

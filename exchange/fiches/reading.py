@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from exchange.acting import Context
 from exchange.domain import fiches as rules
 from exchange.domain.vocabulary import FicheState
 from exchange.fiches import drafts, signing
 from exchange.fiches.common import (
     TAMPERED,
-    Context,
     FicheError,
     FicheTampered,
     one_document,
@@ -56,23 +56,23 @@ class OpenedFiche:
 def received(ctx: Context) -> list[Fiche]:
     """The unit's inbox: what was sent to it, newest first."""
     return list(ctx.session.scalars(
-        fiche_query(ctx.user).where(Fiche.recipient_unit_id == ctx.user.unit_id)
+        fiche_query(ctx.agent).where(Fiche.recipient_unit_id == ctx.agent.unit_id)
         .options(selectinload(Fiche.sender_unit)).order_by(Fiche.sent_at.desc())))
 
 
 def outgoing(ctx: Context) -> list[Fiche]:
     """What the unit drafted or sent, newest first."""
     return list(ctx.session.scalars(
-        fiche_query(ctx.user).where(Fiche.sender_unit_id == ctx.user.unit_id)
+        fiche_query(ctx.agent).where(Fiche.sender_unit_id == ctx.agent.unit_id)
         .options(selectinload(Fiche.recipient_unit)).order_by(Fiche.updated_at.desc())))
 
 
 def reader_owner(ctx: Context) -> str:
-    return owner_of_unit(ctx.session, ctx.user.unit_id)
+    return ctx.owner
 
 
 def _tampered(ctx: Context, fiche: Fiche) -> FicheTampered:
-    ctx.record("fiche.tampered", fiche, outcome="failure")
+    ctx.record("fiche.tampered", "fiche", fiche.public_id, outcome="failure")
     return FicheTampered(TAMPERED, code="fiche_tampered")
 
 
@@ -96,13 +96,13 @@ def open_fiche(ctx: Context, fiche: Fiche, purpose: str = "party",
             checked = check_fiche(ctx, fiche)
         except FicheTampered:
             raise _tampered(ctx, fiche) from None
-    if is_recipient(ctx.user, fiche):
+    if is_recipient(ctx.agent, fiche):
         fiche.state = rules.open_(FicheState(fiche.state)).value
         if fiche.read_at is None:
-            fiche.read_at, fiche.read_by_id = ctx.now, ctx.user.id
-        ctx.record("fiche.opened", fiche, purpose=purpose)
+            fiche.read_at, fiche.read_by_id = ctx.now, ctx.agent.id
+        ctx.record("fiche.opened", "fiche", fiche.public_id, purpose=purpose)
     else:
-        ctx.record("fiche.viewed", fiche, purpose=purpose)
+        ctx.record("fiche.viewed", "fiche", fiche.public_id, purpose=purpose)
     return replace(checked, fiche=fiche)
 
 
@@ -113,7 +113,7 @@ def check_fiche(ctx: Context, fiche: Fiche) -> OpenedFiche:
     if fiche.state in (FicheState.DRAFT.value, FicheState.CANCELLED.value) and \
             one_document(ctx.session, fiche, signing.CONTENT) is None:
         raise FicheError("Cette fiche est un brouillon : ouvrez-la depuis vos brouillons.")
-    recipient = is_recipient(ctx.user, fiche)
+    recipient = is_recipient(ctx.agent, fiche)
     if recipient and fiche.state == FicheState.RECALLED.value:
         raise FicheError("L'expéditeur a rappelé cette fiche avant sa lecture : elle n'est "
                          "plus consultable.")
@@ -159,11 +159,11 @@ def _checked_pdf(ctx: Context, fiche: Fiche, manifest: dict[str, Any], owner: st
 
 
 def _require_party(ctx: Context, fiche: Fiche) -> None:
-    if not (is_sender(ctx.user, fiche) or is_recipient(ctx.user, fiche)):
+    if not (is_sender(ctx.agent, fiche) or is_recipient(ctx.agent, fiche)):
         raise FicheError("Vous n'êtes pas partie à cet échange.")
     if fiche.manifest is None:
         raise FicheError("Le PDF n'existe qu'une fois la fiche signée.")
-    if is_recipient(ctx.user, fiche) and fiche.state in (FicheState.SENT.value,
+    if is_recipient(ctx.agent, fiche) and fiche.state in (FicheState.SENT.value,
                                                          FicheState.RECALLED.value):
         raise FicheError("Ouvrez la fiche avant d'en télécharger le PDF.")
 
@@ -175,7 +175,7 @@ def signed_pdf(ctx: Context, fiche: Fiche) -> bytes:
         pdf = _checked_pdf(ctx, fiche, verified_manifest(ctx, fiche), reader_owner(ctx))
     except (KeysError, FicheTampered):
         raise _tampered(ctx, fiche) from None
-    ctx.record("fiche.pdf_downloaded", fiche)
+    ctx.record("fiche.pdf_downloaded", "fiche", fiche.public_id)
     return pdf
 
 
@@ -197,12 +197,11 @@ def attachment(ctx: Context, fiche: Fiche, document_public_id: str) -> tuple[dic
         entry = json.loads(ctx.documents.open(content_doc, reader_owner(ctx)))["attachments"][index]
     except (KeysError, FicheTampered, IndexError, AssertionError):
         raise _tampered(ctx, fiche) from None
-    ctx.record("attachment.downloaded", fiche, object_type="document",
-               object_id=document_public_id)
+    ctx.record("attachment.downloaded", "document", document_public_id)
     return entry, data
 
 
 def fiches_of_person(ctx: Context, person_id: int) -> list[Fiche]:
-    return list(ctx.session.scalars(fiche_query(ctx.user).where(Fiche.person_id == person_id)
+    return list(ctx.session.scalars(fiche_query(ctx.agent).where(Fiche.person_id == person_id)
                                     .order_by(Fiche.created_at.desc())))
 

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import select
 
 from exchange.accounts.models import User
+from exchange.acting import Context
 from exchange.domain import fiches as rules
 from exchange.domain.clock import paris_date
 from exchange.domain.errors import ValidationFailed
@@ -35,7 +36,6 @@ from exchange.domain.vocabulary import FicheKind, FicheState
 from exchange.fiches import routing, signing
 from exchange.fiches.common import (
     TAMPERED,
-    Context,
     FicheError,
     FicheTampered,
     canonical_json,
@@ -87,9 +87,9 @@ def no_fault(step: str) -> None:
 
 def check_may_rectify(ctx: Context, fiche: Fiche) -> None:
     """The user's unit sent the fiche, the user authors fiches, the state allows it."""
-    if not is_sender(ctx.user, fiche):
+    if not is_sender(ctx.agent, fiche):
         raise FicheError("Seule la structure expéditrice peut rectifier cette fiche.")
-    if not ctx.user.roles & AUTHORS:
+    if not ctx.agent.roles & AUTHORS:
         raise FicheError("La rectification est signée par un professionnel de la structure "
                          "expéditrice (travailleur social ou conseiller).")
     state = FicheState(fiche.state)
@@ -136,7 +136,7 @@ def check_version(ctx: Context, fiche: Fiche, number: int, signed: bytes) -> Che
     """Version ``number`` of the fiche, decrypted for the user's institution, with every check:
     the manifest ``signed`` by the sender institution for this fiche and version, the digests of
     content and PDF, the PDF's PAdES signatures. Otherwise ``FicheTampered``, recorded."""
-    reader = owner_of_unit(ctx.session, ctx.user.unit_id)
+    reader = ctx.owner
     sender = owner_of_unit(ctx.session, fiche.sender_unit_id)
     try:
         manifest = _verified(ctx, fiche, signed, number)
@@ -151,7 +151,7 @@ def check_version(ctx: Context, fiche: Fiche, number: int, signed: bytes) -> Che
         if not pdf_is_valid(ctx.svc.keystore(ctx.session), pdf, sender):
             raise FicheTampered(TAMPERED)
     except (KeysError, FicheTampered, ValueError, KeyError, TypeError):
-        ctx.record("fiche.tampered", fiche, outcome="failure")
+        ctx.record("fiche.tampered", "fiche", fiche.public_id, outcome="failure")
         raise FicheTampered(TAMPERED, code="fiche_tampered") from None
     return CheckedVersion(number, manifest, content, pdf)
 
@@ -182,7 +182,7 @@ def _check_chain(ctx: Context, fiche: Fiche, row: FicheVersion) -> None:
                 link.get("manifest_sha256") != sha256_hex(row.manifest):
             raise FicheTampered(TAMPERED)
     except (KeysError, FicheTampered):
-        ctx.record("fiche.tampered", fiche, outcome="failure")
+        ctx.record("fiche.tampered", "fiche", fiche.public_id, outcome="failure")
         raise FicheTampered(TAMPERED, code="fiche_tampered") from None
 
 
@@ -192,14 +192,14 @@ def version_row(ctx: Context, fiche: Fiche, number: int) -> FicheVersion | None:
 
 
 def _require_reader(ctx: Context, fiche: Fiche) -> None:
-    if is_recipient(ctx.user, fiche):
+    if is_recipient(ctx.agent, fiche):
         if fiche.state == FicheState.RECALLED.value:
             raise FicheError("L'expéditeur a rappelé cette fiche avant sa lecture : elle n'est "
                              "plus consultable.")
         if fiche.state == FicheState.SENT.value:
             raise FicheError("Ouvrez d'abord la version en vigueur de la fiche ; ses versions "
                              "précédentes sont consultables ensuite.")
-    elif not is_sender(ctx.user, fiche):
+    elif not is_sender(ctx.agent, fiche):
         raise FicheError("Vous n'êtes pas partie à cet échange.")
 
 
@@ -209,7 +209,7 @@ def open_version(ctx: Context, fiche: Fiche, row: FicheVersion) -> CheckedVersio
     _require_reader(ctx, fiche)
     _check_chain(ctx, fiche, row)
     checked = check_version(ctx, fiche, row.version, row.manifest)
-    ctx.record("fiche.version_viewed", fiche, purpose="party")
+    ctx.record("fiche.version_viewed", "fiche", fiche.public_id, purpose="party")
     return checked
 
 
@@ -218,7 +218,7 @@ def version_pdf(ctx: Context, fiche: Fiche, row: FicheVersion) -> bytes:
     _require_reader(ctx, fiche)
     _check_chain(ctx, fiche, row)
     checked = check_version(ctx, fiche, row.version, row.manifest)
-    ctx.record("fiche.version_downloaded", fiche)
+    ctx.record("fiche.version_downloaded", "fiche", fiche.public_id)
     return checked.pdf
 
 
@@ -256,7 +256,7 @@ def history(ctx: Context, fiche: Fiche) -> History:
                          MOTIVES.get(r.motive, r.motive)) for i, r in enumerate(rows)]
     lines.append(VersionLine(fiche.version, signed[-1][0], _name(ctx, signed[-1][1]), None, ""))
     mark = None
-    if is_sender(ctx.user, fiche):
+    if is_sender(ctx.agent, fiche):
         mark = ctx.session.scalar(select(FicheRectificationMark.marked_at).where(
             FicheRectificationMark.fiche_id == fiche.id, FicheRectificationMark.done_at.is_(None))
             .order_by(FicheRectificationMark.id).limit(1))
@@ -300,7 +300,7 @@ def rectify(ctx: Context, fiche: Fiche, fields: Mapping[str, Any], motive: str, 
     # the data is checked and corrected, and a rectification sends nobody anything new — it
     # replaces, for the same two parties, what they already hold (art. 16 and 19).
     replaced = FicheVersion(fiche_id=fiche.id, version=fiche.version, manifest=fiche.manifest,
-                            rectified_at=ctx.now, rectified_by_id=ctx.user.id, motive=motive)
+                            rectified_at=ctx.now, rectified_by_id=ctx.agent.id, motive=motive)
     fiche.version += 1
     consent = fiche.consent
     attachments = previous.content.get("attachments", [])
@@ -314,7 +314,7 @@ def rectify(ctx: Context, fiche: Fiche, fields: Mapping[str, Any], motive: str, 
     content_bytes = canonical_json(content)
     owner = owner_of_unit(ctx.session, fiche.sender_unit_id)
     keystore = ctx.svc.keystore(ctx.session)
-    pdf = sign_pdf(keystore, owner, render_version_pdf(content), signer=ctx.user.display_name,
+    pdf = sign_pdf(keystore, owner, render_version_pdf(content), signer=ctx.agent.display_name,
                    institution=fiche.sender_unit.institution.name)
     fault("rendered and signed")
     manifest = signing.manifest_for(ctx, fiche, content_bytes, pdf, attachments, consent)
@@ -336,7 +336,7 @@ def rectify(ctx: Context, fiche: Fiche, fields: Mapping[str, Any], motive: str, 
             FicheRectificationMark.fiche_id == fiche.id,
             FicheRectificationMark.done_at.is_(None))):
         mark.done_version, mark.done_at = fiche.version, ctx.now
-    ctx.record("fiche.rectified", fiche)
+    ctx.record("fiche.rectified", "fiche", fiche.public_id)
     fault("audited")
     if fiche.state != FicheState.RECALLED.value:  # a recalled fiche is no longer the recipient's
         notify.enqueue_for_unit(ctx.session, "fiche_rectified", fiche.recipient_unit_id,

@@ -22,8 +22,9 @@ from sqlalchemy import ScalarSelect, select
 from sqlalchemy.orm import Session
 
 from exchange.accounts.models import User
+from exchange.acting import Context
 from exchange.domain.vocabulary import FicheState
-from exchange.fiches.common import TAMPERED, Context, FicheTampered, owner_of_unit
+from exchange.fiches.common import TAMPERED, FicheTampered, owner_of_unit
 from exchange.fiches.models import Fiche, FicheVersion
 from exchange.org.models import Convention, Institution, Unit
 from exchange.persons.models import Consent, Person
@@ -155,6 +156,6 @@ def fiche_for(ctx: Context, public_id: str) -> Fiche:
     """The fiche ``public_id`` for the acting user — the one way in for every opening,
     download and transition. NotVisible when the user may not see it (`exchange.policy`);
     FicheTampered (`check_row`) when its row and its signed manifest disagree."""
-    fiche = visible_fiche(ctx.session, ctx.user, public_id)
+    fiche = visible_fiche(ctx.session, ctx.agent, public_id)
     check_row(ctx, fiche)
     return fiche

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from exchange.accounts.models import User
+from exchange.acting import Context
 from exchange.domain import fiches as rules
 from exchange.domain.vocabulary import (
     Axis,
@@ -22,7 +23,7 @@ from exchange.domain.vocabulary import (
     RecallReason,
 )
 from exchange.fiches import signing
-from exchange.fiches.common import Context, FicheError, institution_of, owner_of_unit
+from exchange.fiches.common import FicheError, institution_of, owner_of_unit
 from exchange.fiches.decisions import seal_note
 from exchange.fiches.models import Fiche
 from exchange.indicators.facts import record_fact
@@ -36,7 +37,7 @@ def no_fault(step: str) -> None:
 
 
 def send(ctx: Context, fiche: Fiche, *, fault: Callable[[str], None] = no_fault) -> None:
-    if fiche.sender_unit_id != ctx.user.unit_id:
+    if fiche.sender_unit_id != ctx.agent.unit_id:
         raise FicheError("Seule la structure expéditrice peut envoyer cette fiche.")
     kind = FicheKind(fiche.kind)
     sender = institution_of(ctx.session, fiche.sender_unit_id)
@@ -58,7 +59,7 @@ def send(ctx: Context, fiche: Fiche, *, fault: Callable[[str], None] = no_fault)
     fiche.sent_at = fiche.updated_at = ctx.now
     fault("released")
     share_person(ctx.session, fiche.person, fiche.recipient_unit_id, ctx.now)
-    ctx.record("fiche.sent", fiche)
+    ctx.record("fiche.sent", "fiche", fiche.public_id)
     record_fact(ctx, "orientation_sent", fiche=fiche)
     fault("audited")
     _notify_recipient(ctx, fiche, "fiche_received")
@@ -74,26 +75,26 @@ def _notify_recipient(ctx: Context, fiche: Fiche, kind: str) -> None:
 def _sender_roles(ctx: Context, fiche: Fiche) -> frozenset[str]:
     """The signer's roles decide what may be sent; a manager sends what the worker signed."""
     signer = ctx.session.get(User, fiche.signed_by_id) if fiche.signed_by_id else None
-    return signer.roles if signer is not None else ctx.user.roles
+    return signer.roles if signer is not None else ctx.agent.roles
 
 
 def recall(ctx: Context, fiche: Fiche, reason: str, text: str) -> None:
-    if fiche.sender_unit_id != ctx.user.unit_id:
+    if fiche.sender_unit_id != ctx.agent.unit_id:
         raise FicheError("Seule la structure expéditrice peut rappeler cette fiche.")
     fiche.state = rules.recall(FicheState(fiche.state), reason=reason, text=text).value
     fiche.reason = RecallReason(reason).value
-    fiche.decided_at, fiche.decided_by_id, fiche.updated_at = ctx.now, ctx.user.id, ctx.now
+    fiche.decided_at, fiche.decided_by_id, fiche.updated_at = ctx.now, ctx.agent.id, ctx.now
     seal_note(ctx, fiche, text)
-    ctx.record("fiche.recalled", fiche)
+    ctx.record("fiche.recalled", "fiche", fiche.public_id)
     record_fact(ctx, "orientation_recalled", fiche=fiche)
     _notify_recipient(ctx, fiche, "fiche_recalled")
 
 
 def cancel(ctx: Context, fiche: Fiche, reason: str, text: str) -> None:
-    if fiche.sender_unit_id != ctx.user.unit_id:
+    if fiche.sender_unit_id != ctx.agent.unit_id:
         raise FicheError("Seule la structure expéditrice peut annuler cette fiche.")
     fiche.state = rules.cancel(FicheState(fiche.state), reason=reason, text=text).value
     fiche.reason = CancelReason(reason).value
-    fiche.decided_at, fiche.decided_by_id, fiche.updated_at = ctx.now, ctx.user.id, ctx.now
+    fiche.decided_at, fiche.decided_by_id, fiche.updated_at = ctx.now, ctx.agent.id, ctx.now
     seal_note(ctx, fiche, text, readers=[owner_of_unit(ctx.session, fiche.sender_unit_id)])
-    ctx.record("fiche.cancelled", fiche)
+    ctx.record("fiche.cancelled", "fiche", fiche.public_id)

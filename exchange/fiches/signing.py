@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import select
 
 from exchange.accounts.models import User
+from exchange.acting import Context
 from exchange.domain import fiches as rules
 from exchange.domain.vocabulary import FicheKind, FicheState
 from exchange.fiches import drafts, routing
 from exchange.fiches.common import (
-    Context,
     FicheError,
     canonical_json,
     fiche_horizon,
@@ -71,8 +71,8 @@ def build_content(ctx: Context, fiche: Fiche, fields: dict[str, Any],
         "kind": fiche.kind,
         "axis": fiche.axis,
         "convention": {"id": fiche.convention.public_id, "title": fiche.convention.title},
-        "sender": {**_party(ctx, fiche.sender_unit_id), "user": ctx.user.display_name,
-                   "user_id": ctx.user.public_id},
+        "sender": {**_party(ctx, fiche.sender_unit_id), "user": ctx.agent.display_name,
+                   "user_id": ctx.agent.public_id},
         "recipient": _party(ctx, fiche.recipient_unit_id),
         "person": identity,
         "fields": fields,
@@ -98,7 +98,7 @@ def manifest_for(ctx: Context, fiche: Fiche, content: bytes, pdf: bytes,
         "convention": fiche.convention.public_id,
         "person": fiche.person.public_id,
         "author": fiche.sender_user.public_id,
-        "sender_user": ctx.user.public_id,
+        "sender_user": ctx.agent.public_id,
         "sender_unit": fiche.sender_unit.public_id,
         "sender_institution": institution_of(ctx.session, fiche.sender_unit_id).public_id,
         "recipient_unit": fiche.recipient_unit.public_id,
@@ -146,7 +146,7 @@ def sign(ctx: Context, fiche: Fiche, *, fault: Callable[[str], None] = no_fault)
     seal(CONTENT, content_bytes)
     owner = owner_of_unit(ctx.session, fiche.sender_unit_id)
     keystore = ctx.svc.keystore(ctx.session)
-    pdf = sign_pdf(keystore, owner, render_pdf(content), signer=ctx.user.display_name,
+    pdf = sign_pdf(keystore, owner, render_pdf(content), signer=ctx.agent.display_name,
                    institution=fiche.sender_unit.institution.name)
     fault("rendered and signed")
     seal(PDF, pdf)
@@ -163,8 +163,8 @@ def sign(ctx: Context, fiche: Fiche, *, fault: Callable[[str], None] = no_fault)
     fiche.state, fiche.horizon = signed_state, due
     fiche.consent = consent
     fiche.manifest = signed.to_bytes()
-    fiche.signed_at, fiche.signed_by_id, fiche.updated_at = ctx.now, ctx.user.id, ctx.now
-    ctx.record("fiche.signed", fiche)
+    fiche.signed_at, fiche.signed_by_id, fiche.updated_at = ctx.now, ctx.agent.id, ctx.now
+    ctx.record("fiche.signed", "fiche", fiche.public_id)
     fault("audited")
     ctx.session.flush()
     ctx.documents.settle()
@@ -178,7 +178,7 @@ def requires_countersign(fiche: Fiche) -> bool:
 
 def countersign(ctx: Context, fiche: Fiche) -> None:
     """signed -> countersigned, by the sender unit's manager ("sous couvert du responsable")."""
-    if not (ctx.user.has_role("unit_manager") and ctx.user.unit_id == fiche.sender_unit_id):
+    if not (ctx.agent.has_role("unit_manager") and ctx.agent.unit_id == fiche.sender_unit_id):
         raise FicheError("Seul le responsable de la structure expéditrice peut contresigner.")
     fiche.state = rules.countersign(FicheState(fiche.state),
                                     convention_requires=requires_countersign(fiche)).value
@@ -187,7 +187,7 @@ def countersign(ctx: Context, fiche: Fiche) -> None:
     assert document is not None
     keystore = ctx.svc.keystore(ctx.session)
     pdf = countersign_pdf(keystore, owner, ctx.documents.open(document, owner),
-                          signer=ctx.user.display_name,
+                          signer=ctx.agent.display_name,
                           institution=fiche.sender_unit.institution.name)
     _, readers = parties(ctx.session, fiche)
     ctx.documents.seal(pdf, role=PDF, kind="fiche-pdf", sender=owner, readers=readers,
@@ -196,10 +196,10 @@ def countersign(ctx: Context, fiche: Fiche) -> None:
     ctx.documents.destroy(document)
     manifest = routing.verified(ctx, fiche, fiche.manifest or b"", fiche.version)
     manifest["pdf_sha256"] = sha256_hex(pdf)
-    manifest["countersigned_by"] = ctx.user.public_id
+    manifest["countersigned_by"] = ctx.agent.public_id
     manifest["countersigned_at"] = ctx.now.isoformat()
     signed = sign_manifest(keystore, owner, manifest)
     fiche.manifest = signed.to_bytes()
-    fiche.countersigned_at, fiche.countersigned_by_id = ctx.now, ctx.user.id
+    fiche.countersigned_at, fiche.countersigned_by_id = ctx.now, ctx.agent.id
     fiche.updated_at = ctx.now
-    ctx.record("fiche.countersigned", fiche)
+    ctx.record("fiche.countersigned", "fiche", fiche.public_id)

@@ -30,6 +30,7 @@ from sqlalchemy.orm import object_session
 from werkzeug.wrappers import Response as BaseResponse
 
 from exchange.accounts.models import User
+from exchange.acting import Context
 from exchange.domain import accompaniment as accompaniment_rules
 from exchange.domain import fiches as rules
 from exchange.domain.errors import DomainError, ValidationFailed
@@ -50,12 +51,11 @@ from exchange.fiches import (
     sending,
     signing,
 )
-from exchange.fiches.common import TAMPERED, Context, FicheError, FicheTampered
+from exchange.fiches.common import TAMPERED, FicheError, FicheTampered
 from exchange.fiches.forms import (
     FORMAT,
     PUBLIC_ID,
     FieldView,
-    acting,
     content_fields,
     flash_errors,
     posted_content,
@@ -76,6 +76,7 @@ from exchange.policy import (
     is_sender,
     visible_person,
 )
+from exchange.web.helpers import acting
 from keys.errors import KeysError
 
 bp = Blueprint("fiches", __name__, url_prefix="/fiches")
@@ -101,7 +102,7 @@ def _fiche(ctx: Context, pid: str) -> Fiche:
 
 
 def _person(ctx: Context, pid: str) -> Person:
-    return visible_person(ctx.session, ctx.user, public_id(pid))
+    return visible_person(ctx.session, ctx.agent, public_id(pid))
 
 
 def _to_fiche(pid: str, anchor: str | None = None) -> BaseResponse:
@@ -135,7 +136,7 @@ def attempt(ctx: Context, pid: str, call: Callable[[], object]) -> bool:
         return False
     except KeysError:
         ctx.session.rollback()
-        ctx.record("fiche.tampered", object_id=pid, outcome="failure")
+        ctx.record("fiche.tampered", "fiche", pid, outcome="failure")
         flash(TAMPERED, "error")
         return False
     except BlobError:
@@ -158,9 +159,9 @@ def tampered(_: FicheTampered) -> tuple[str, int]:
     shows the fiche's row, never its content."""
     pid = str((request.view_args or {}).get("pid", ""))
     with acting() as ctx:
-        ctx.record("fiche.tampered", object_id=pid if PUBLIC_ID.match(pid) else None,
+        ctx.record("fiche.tampered", "fiche", pid if PUBLIC_ID.match(pid) else None,
                    outcome="failure")
-        fiche = ctx.session.scalar(fiche_query(ctx.user).where(Fiche.public_id == pid))
+        fiche = ctx.session.scalar(fiche_query(ctx.agent).where(Fiche.public_id == pid))
         if fiche is None:  # the row changed again since: no header to show
             return render_template("error.html", code=409, title="Fiche altérée",
                                    text=TAMPERED), 409
@@ -173,12 +174,12 @@ def _actions(ctx: Context, fiche: Fiche) -> set[str]:
         FicheState(fiche.state), kind=FicheKind(fiche.kind),
         requires_countersign=signing.requires_countersign(fiche))
     names: set[str] = set()
-    if is_sender(ctx.user, fiche):
-        if Transition.COUNTERSIGN in available and ctx.user.has_role("unit_manager"):
+    if is_sender(ctx.agent, fiche):
+        if Transition.COUNTERSIGN in available and ctx.agent.has_role("unit_manager"):
             names.add(Transition.COUNTERSIGN.value)
         names |= {t.value for t in (Transition.SEND, Transition.RECALL, Transition.CANCEL)
                   if t in available}
-    if is_recipient(ctx.user, fiche):
+    if is_recipient(ctx.agent, fiche):
         names |= {t.value for t in (Transition.ACKNOWLEDGE, Transition.ACCEPT,
                                     Transition.DECLINE) if t in available}
     return names
@@ -213,7 +214,7 @@ def new(pid: str) -> str | tuple[str, int] | BaseResponse:
         person = _person(ctx, pid)
         destinations = drafts.destinations(ctx)
         kinds = [k for k in FicheKind if any(k in d.kinds for d in destinations)]
-        followed = list(ctx.session.scalars(accompaniment_query(ctx.user).where(
+        followed = list(ctx.session.scalars(accompaniment_query(ctx.agent).where(
             Accompaniment.person_id == person.id, Accompaniment.exit_date.is_(None))
             .order_by(Accompaniment.proposal_date.desc())))
         chosen = {"kind": "", "unit": "", "accompaniment": ""}
@@ -258,7 +259,7 @@ def new_page(ctx: Context, pid: str, chosen: dict[str, str], errors: dict[str, s
         loaded = {
             "person": person, "destinations": destinations,
             "kinds": [k for k in FicheKind if any(k in d.kinds for d in destinations)],
-            "followed": list(ctx.session.scalars(accompaniment_query(ctx.user).where(
+            "followed": list(ctx.session.scalars(accompaniment_query(ctx.agent).where(
                 Accompaniment.person_id == person.id, Accompaniment.exit_date.is_(None)))),
         }
     return render_template("fiches/new.html", chosen=chosen, errors=errors,
@@ -287,7 +288,7 @@ def _edit_page(ctx: Context, fiche: Fiche, values: dict[str, Any], errors: dict[
 
 def _draft_of_sender(ctx: Context, pid: str) -> Fiche:
     fiche = _fiche(ctx, pid)
-    if not is_sender(ctx.user, fiche):
+    if not is_sender(ctx.agent, fiche):
         abort(403)
     return fiche
 
@@ -296,15 +297,15 @@ def _draft_of_sender(ctx: Context, pid: str) -> Fiche:
 def edit(pid: str) -> tuple[str, int] | BaseResponse:
     with acting() as ctx:
         fiche = _fiche(ctx, pid)
-        if fiche.state != FicheState.DRAFT.value or not is_sender(ctx.user, fiche):
+        if fiche.state != FicheState.DRAFT.value or not is_sender(ctx.agent, fiche):
             return _to_fiche(pid)
         try:
             values = drafts.read_draft(ctx, fiche)["fields"]
         except KeysError:
-            ctx.record("fiche.tampered", fiche, outcome="failure")
+            ctx.record("fiche.tampered", "fiche", fiche.public_id, outcome="failure")
             return _unavailable(fiche, TAMPERED, 409)
         # Reading a draft shows what was typed about the person: audited like any reading.
-        ctx.record("fiche.viewed", fiche, purpose="party")
+        ctx.record("fiche.viewed", "fiche", fiche.public_id, purpose="party")
         return _edit_page(ctx, fiche, values, {})
 
 
@@ -331,7 +332,7 @@ def save(pid: str) -> tuple[str, int] | BaseResponse:
             return _edit_page(ctx, _fiche(ctx, pid), values, {}, 409)
         except KeysError:
             ctx.session.rollback()
-            ctx.record("fiche.tampered", object_id=pid, outcome="failure")
+            ctx.record("fiche.tampered", "fiche", pid, outcome="failure")
             return _unavailable(_fiche(ctx, pid), TAMPERED, 409)
         except BlobError:  # rolled back by refuse(), blobs written so far removed with it
             refuse(ctx, STORE_UNAVAILABLE, action="fiche.refused", object_type="fiche",
@@ -415,7 +416,7 @@ def show(pid: str) -> tuple[str, int] | BaseResponse:
     # is held only while the opening is recorded.
     with acting(read_only=True) as ctx:
         fiche = _fiche(ctx, pid)
-        if fiche.state == FicheState.DRAFT.value and is_sender(ctx.user, fiche):
+        if fiche.state == FicheState.DRAFT.value and is_sender(ctx.agent, fiche):
             return _to_draft(pid)
         try:
             checked = reading.check_fiche(ctx, fiche)
@@ -443,8 +444,8 @@ def show(pid: str) -> tuple[str, int] | BaseResponse:
             "fiches/show.html", fiche=fiche, content=opened.content, manifest=opened.manifest,
             sections=_sections(FicheKind(fiche.kind), opened.content.get("fields", {})),
             attachments=opened.attachments, receipts=_receipts(ctx, fiche, opened.receipts),
-            note=opened.note, actions=_actions(ctx, fiche), sender=is_sender(ctx.user, fiche),
-            recipient=is_recipient(ctx.user, fiche), countersigner=countersigner,
+            note=opened.note, actions=_actions(ctx, fiche), sender=is_sender(ctx.agent, fiche),
+            recipient=is_recipient(ctx.agent, fiche), countersigner=countersigner,
             requires_countersign=signing.requires_countersign(fiche),
             accompaniment=accompaniment,
             consent_withdrawn=consent.withdrawn_at if consent is not None else None,
@@ -576,10 +577,10 @@ def decline(pid: str) -> BaseResponse:
 def _author_of_sender(ctx: Context, pid: str) -> Fiche:
     """The fiche, for a professional of its sending unit: the role first (refused whatever the
     id), then the fiche (404 for other units), then the side (the recipient is refused)."""
-    if not ctx.user.roles & rectification.AUTHORS:
+    if not ctx.agent.roles & rectification.AUTHORS:
         abort(403)
     fiche = _fiche(ctx, pid)
-    if not is_sender(ctx.user, fiche):
+    if not is_sender(ctx.agent, fiche):
         abort(403)
     return fiche
 
@@ -634,7 +635,7 @@ def rectify(pid: str) -> tuple[str, int] | BaseResponse:
             return _to_fiche(pid)
         except KeysError:
             ctx.session.rollback()
-            ctx.record("fiche.tampered", object_id=pid, outcome="failure")
+            ctx.record("fiche.tampered", "fiche", pid, outcome="failure")
             return _unavailable(_fiche(ctx, pid), TAMPERED, 409)
         except BlobError:
             refuse(ctx, STORE_UNAVAILABLE, action="fiche.refused", object_type="fiche",
@@ -675,7 +676,7 @@ def version(pid: str, version: int) -> tuple[str, int] | BaseResponse:
             motive=rectification.MOTIVES.get(row.motive, row.motive),
             sections=_sections(FicheKind(fiche.kind), content.get("fields", {})),
             attachments=list(zip(documents, content.get("attachments", []), strict=False)),
-            recipient=is_recipient(ctx.user, fiche),
+            recipient=is_recipient(ctx.agent, fiche),
             countersigner=_countersigner(ctx, manifest),
             consent_method=_consent_method(content), **FORMAT), 200
 

@@ -44,7 +44,7 @@ from exchange.persons.models import Person
 from keys.personal import blind_index
 
 if TYPE_CHECKING:
-    from exchange.fiches.common import Context
+    from exchange.acting import Context
 
 ADVISOR_PREFIX = "stat-advisor"
 ACCOMPANIMENT_PREFIX = "stat-accompaniment"

@@ -29,7 +29,7 @@ from exchange.domain.fields import REQUIRED, parse_choice, parse_iso_date
 from exchange.domain.identity import Identity
 from exchange.domain.vocabulary import Axis, ConsentMethod
 from exchange.org.models import Convention, Institution
-from exchange.persons.identities import Context, read_identity
+from exchange.persons.identities import Context, read_identity, unreadable
 from exchange.persons.models import Consent, Person
 from exchange.platform.models import Document
 from exchange.platform.uploads import ACCEPTED_TYPES, EXTENSIONS, CheckedUpload, detect_type
@@ -100,7 +100,7 @@ class PrintedNotice:
 
 
 def _conventions_of(ctx: Context) -> list[Convention]:
-    institution_id = ctx.institution_id
+    institution_id = ctx.agent.institution.id
     return list(ctx.session.scalars(
         select(Convention)
         .where(or_(Convention.institution_a_id == institution_id,
@@ -129,7 +129,7 @@ def partners(ctx: Context) -> list[Partner]:
     for convention in _conventions_of(ctx):
         if not convention.in_force(today):
             continue
-        other = _other(convention, ctx.institution_id)
+        other = _other(convention, ctx.agent.institution.id)
         _, axes = found.setdefault(other.id, (other, {}))
         for value in convention.axes():
             axis = Axis(value)
@@ -177,7 +177,7 @@ def print_notice(ctx: Context, person: Person, version: str, recipient_public_id
         Consent.recipient_institution_id == recipient.id))
     if not is_partner and consented is None:
         raise NotVisible(recipient_public_id)
-    controller = ctx.session.get(Institution, ctx.institution_id)
+    controller = ctx.session.get(Institution, ctx.agent.institution.id)
     assert controller is not None
     identity = read_identity(ctx, person, "consent.notice_viewed")
     text = notice.render(
@@ -265,7 +265,7 @@ def record_consent(
         person_id=person.id, axis=int(str(axis)), recipient_institution_id=institution.id,
         notice_version=str(notice_version), method=chosen.value,
         attestation=bool(attestation) and chosen is ConsentMethod.IN_PERSON_ATTESTATION,
-        collected_by_user_id=ctx.user.id, collected_on=day, created_at=now,
+        collected_by_user_id=ctx.agent.id, collected_on=day, created_at=now,
         horizon=person.horizon)
     ctx.session.add(consent)
     ctx.session.flush()
@@ -275,12 +275,12 @@ def record_consent(
             scan.data, role=FORM_ROLE, kind=FORM_ROLE, sender=owner, readers=[owner],
             epoch=person.epoch, at=now, consent_id=consent.id)
         document.horizon = person.horizon
-    ctx.audit("consent.recorded", "consent", consent.public_id)
+    ctx.record("consent.recorded", "consent", consent.public_id)
     return consent
 
 
 def _reader(ctx: Context) -> str:
-    return ctx.user.institution.key_owner
+    return ctx.agent.institution.key_owner
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -334,7 +334,7 @@ def view_consent(ctx: Context, person: Person, public_id: str) -> ConsentLine:
     """One consent, as the withdrawal page shows it (``consent.viewed``)."""
     consent = consent_for(ctx, person, public_id)
     line = next(line for line in consents_of(ctx, person) if line.consent.id == consent.id)
-    ctx.audit("consent.viewed", "consent", consent.public_id)
+    ctx.record("consent.viewed", "consent", consent.public_id)
     return line
 
 
@@ -348,11 +348,11 @@ def download_form(ctx: Context, person: Person, public_id: str) -> PaperForm:
     try:
         data = ctx.svc.documents(ctx.session).open(document, _reader(ctx))
     except (EnvelopeTampered, KeyNotFound) as exc:
-        raise ctx.unreadable("consent.form_downloaded", "consent", consent.public_id,
+        raise unreadable(ctx, "consent.form_downloaded", "consent", consent.public_id,
                              exc) from None
     content_type = detect_type(data) or "application/octet-stream"
     extension = EXTENSIONS.get(content_type, ".bin")
-    ctx.audit("consent.form_downloaded", "consent", consent.public_id)
+    ctx.record("consent.form_downloaded", "consent", consent.public_id)
     return PaperForm(f"{DOWNLOAD_STEM}-{consent.public_id[:12]}{extension}", content_type, data)
 
 
@@ -364,11 +364,11 @@ def withdraw_consent(ctx: Context, person: Person, public_id: str) -> Consent:
     try:
         withdraw_rule(consent_facts(consent), at=now)
     except ConsentWithdrawn:
-        ctx.audit("consent.withdrawn", "consent", consent.public_id, outcome="refused")
+        ctx.record("consent.withdrawn", "consent", consent.public_id, outcome="refused")
         raise
     consent.withdrawn_at = now
-    consent.withdrawn_by_user_id = ctx.user.id
-    ctx.audit("consent.withdrawn", "consent", consent.public_id)
+    consent.withdrawn_by_user_id = ctx.agent.id
+    ctx.record("consent.withdrawn", "consent", consent.public_id)
     return consent
 
 

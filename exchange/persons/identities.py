@@ -6,31 +6,29 @@ birth date, and the France Travail identifier. Every query goes through `exchang
 user finds, and is warned about, only the persons their unit may see.
 
 Each use case that reads or writes personal data records exactly one audit event, through the
-recorder the caller gives (`exchange.web.helpers.record` in the web layer), in the caller's
-transaction. A ciphertext that does not open is recorded as a failure and reported as
+acting context (`exchange.acting.Context.record`), in the caller's transaction. A ciphertext
+that does not open is recorded as a failure and reported as
 `IdentityUnreadable`, whose French message is what the user sees: the caller must catch it
 inside its unit of work, so that the failure event is committed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from functools import cached_property
-from typing import Any, Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from exchange.acting import Context
 from exchange.domain.dates import add_months
 from exchange.domain.errors import DomainError
 from exchange.domain.identity import Identity, PersonSearch
-from exchange.org.models import Convention, Institution
+from exchange.org.models import Convention
 from exchange.persons.models import Person
-from exchange.platform.services import Services
 from exchange.platform.types import new_public_id
-from exchange.policy import Viewer, person_query, share_person, visible_person
+from exchange.policy import person_query, share_person, visible_person
 from keys.errors import EnvelopeTampered, KeyNotFound
 from keys.personal import PersonalFields, blind_index
 from keys.store import KeyStore
@@ -43,10 +41,6 @@ ERASED_MESSAGE = ("Ces données ne sont plus disponibles : leur clé a été dé
                   "conservation échue, ou effacement demandé par la personne). L'incident est "
                   "enregistré.")
 
-Recorder = Callable[..., Any]
-"""``record(session, action, *, object_type, object_id, outcome)``: the one audit function."""
-
-
 class IdentityUnreadable(DomainError):
     """A person's (or a document's) ciphertext did not open; the failure is already audited."""
 
@@ -54,48 +48,14 @@ class IdentityUnreadable(DomainError):
     default_message = TAMPERED_MESSAGE
 
 
-class Acting(Viewer, Protocol):
-    """Who acts: what the access policy needs, and the institution (`web.accounts.SignedIn`)."""
 
-    @property
-    def institution(self) -> Institution: ...
-
-
-@dataclass
-class Context:
-    """What a use case works with: the services, the open session, the signed-in user, and
-    the audit recorder."""
-
-    svc: Services
-    session: Session
-    user: Acting
-    record: Recorder
-
-    @cached_property
-    def keystore(self) -> KeyStore:
-        return self.svc.keystore(self.session)
-
-    @cached_property
-    def personal(self) -> PersonalFields:
-        return PersonalFields(self.keystore)
-
-    @property
-    def institution_id(self) -> int:
-        return self.user.institution.id
-
-    def audit(self, action: str, object_type: str, object_id: str,
-              outcome: str = "success") -> None:
-        self.record(self.session, action, object_type=object_type, object_id=object_id,
-                    outcome=outcome)
-
-    def unreadable(self, action: str, object_type: str, object_id: str,
-                   exc: Exception) -> IdentityUnreadable:
-        """Record the failed read or write and give the error to raise."""
-        self.audit(action, object_type, object_id, outcome="failure")
-        erased = isinstance(exc, KeyNotFound)  # KeyDestroyed is one
-        return IdentityUnreadable(ERASED_MESSAGE if erased else TAMPERED_MESSAGE,
-                                  code="identity_erased" if erased else None)
-
+def unreadable(ctx: Context, action: str, object_type: str, object_id: str,
+               exc: Exception) -> IdentityUnreadable:
+    """Record the failed read or write and give the error to raise."""
+    ctx.record(action, object_type, object_id, outcome="failure")
+    erased = isinstance(exc, KeyNotFound)  # KeyDestroyed is one
+    return IdentityUnreadable(ERASED_MESSAGE if erased else TAMPERED_MESSAGE,
+                              code="identity_erased" if erased else None)
 
 @dataclass(frozen=True)
 class Found:
@@ -183,19 +143,19 @@ def find_duplicates(ctx: Context, identity: Identity) -> list[Found]:
     if identity.ft_identifier:
         conditions.append(Person.index_ft_id == ft_index(ctx.keystore, identity.ft_identifier))
     persons = ctx.session.scalars(
-        person_query(ctx.user).where(or_(*conditions)).order_by(Person.created_at)).all()
+        person_query(ctx.agent).where(or_(*conditions)).order_by(Person.created_at)).all()
     if not persons:
         return []
     found = _open_all(ctx, persons)
     outcome = "success" if all(f.identity for f in found) else "failure"
-    ctx.audit("person.searched", "person_search", f"duplicate:{len(found)}", outcome)
+    ctx.record("person.searched", "person_search", f"duplicate:{len(found)}", outcome=outcome)
     return found
 
 
 def create_person(ctx: Context, identity: Identity) -> Person:
     """Encrypt and store a new person, visible to the user's unit (``person.created``)."""
     now = ctx.svc.clock.now()
-    horizon = initial_person_horizon(ctx.session, ctx.institution_id, ctx.svc.clock.today())
+    horizon = initial_person_horizon(ctx.session, ctx.agent.institution.id, ctx.svc.clock.today())
     public_id = new_public_id()
     epoch = epoch_of(horizon)
     sealed_key = ctx.personal.new_person_key(public_id, epoch)
@@ -207,15 +167,15 @@ def create_person(ctx: Context, identity: Identity) -> Person:
         epoch=epoch,
         horizon=horizon,
         restricted=False,
-        created_by_unit_id=ctx.user.unit_id,
+        created_by_unit_id=ctx.agent.unit_id,
         created_at=now,
         updated_at=now,
     )
     _set_indexes(ctx.keystore, person, identity)
     ctx.session.add(person)
     ctx.session.flush()
-    share_person(ctx.session, person, ctx.user.unit_id, now)
-    ctx.audit("person.created", "person", public_id)
+    share_person(ctx.session, person, ctx.agent.unit_id, now)
+    ctx.record("person.created", "person", public_id)
     return person
 
 
@@ -229,17 +189,17 @@ def search_persons(ctx: Context, query: PersonSearch) -> list[Found]:
         index = name_index(ctx.keystore, query.name, query.birth_date)
         condition = or_(Person.index_name_birth == index, Person.index_birth_name_birth == index)
     persons = ctx.session.scalars(
-        person_query(ctx.user).where(condition).order_by(Person.created_at)).all()
+        person_query(ctx.agent).where(condition).order_by(Person.created_at)).all()
     found = _open_all(ctx, persons)
     outcome = "success" if all(f.identity for f in found) else "failure"
-    ctx.audit("person.searched", "person_search", f"{query.mode}:{len(found)}", outcome)
+    ctx.record("person.searched", "person_search", f"{query.mode}:{len(found)}", outcome=outcome)
     return found
 
 
 def person_for(ctx: Context, public_id: str) -> Person:
     """The person if the user's unit may see it (NotVisible otherwise); nothing decrypted, so
     nothing audited."""
-    return visible_person(ctx.session, ctx.user, public_id)
+    return visible_person(ctx.session, ctx.agent, public_id)
 
 
 def read_identity(ctx: Context, person: Person, action: str = "person.viewed") -> Identity:
@@ -248,8 +208,8 @@ def read_identity(ctx: Context, person: Person, action: str = "person.viewed") -
     try:
         identity = open_identity(ctx.personal, person)
     except (EnvelopeTampered, KeyNotFound) as exc:
-        raise ctx.unreadable(action, "person", person.public_id, exc) from None
-    ctx.audit(action, "person", person.public_id)
+        raise unreadable(ctx, action, "person", person.public_id, exc) from None
+    ctx.record(action, "person", person.public_id)
     return identity
 
 
@@ -262,7 +222,7 @@ def view_person(ctx: Context, public_id: str) -> tuple[Person, Identity]:
 def may_rectify(ctx: Context, person: Person) -> bool:
     """The unit that recorded the person keeps their identity; a partner that received it asks
     that unit (or the DPO, through a rectification request) rather than rewriting it."""
-    return person.created_by_unit_id == ctx.user.unit_id
+    return person.created_by_unit_id == ctx.agent.unit_id
 
 
 def rectify_identity(ctx: Context, person: Person, identity: Identity) -> Person:
@@ -271,10 +231,10 @@ def rectify_identity(ctx: Context, person: Person, identity: Identity) -> Person
     try:
         blob = ctx.personal.encrypt(person.sealed_key, person.public_id, identity.to_fields())
     except (EnvelopeTampered, KeyNotFound) as exc:
-        raise ctx.unreadable("person.updated", "person", person.public_id, exc) from None
+        raise unreadable(ctx, "person.updated", "person", person.public_id, exc) from None
     person.identity = blob
     person.identity_version += 1
     person.updated_at = ctx.svc.clock.now()
     _set_indexes(ctx.keystore, person, identity)
-    ctx.audit("person.updated", "person", person.public_id)
+    ctx.record("person.updated", "person", person.public_id)
     return person

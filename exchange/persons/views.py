@@ -30,6 +30,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import DateInput
 
+from exchange.acting import Context
 from exchange.domain.consent import CURRENT_NOTICE_VERSION, NOTICES
 from exchange.domain.dates import french_date
 from exchange.domain.errors import ConsentWithdrawn, ValidationFailed
@@ -41,7 +42,7 @@ from exchange.platform.current import services
 from exchange.platform.uploads import UploadRefused, accepted_fr, check_file, size_fr
 from exchange.policy import WRITER_ROLES, NotVisible
 from exchange.web.forms import BLANK_CHOICE, options
-from exchange.web.helpers import record, unit_of_work
+from exchange.web.helpers import context_in, unit_of_work
 
 bp = Blueprint("persons", __name__, url_prefix="/personnes")
 
@@ -106,8 +107,8 @@ def _refuse(form: FlaskForm, errors: dict[str, str]) -> None:
 # -- plumbing ----------------------------------------------------------------------------------
 
 
-def _context(session: Session) -> persons.Context:
-    return persons.Context(services(), session, current_user._get_current_object(), record)
+def _context(session: Session) -> Context:
+    return context_in(session)
 
 
 def _writers_only() -> None:
@@ -236,7 +237,7 @@ def rectify(pid: str) -> Response | tuple[str, int]:
 # -- consent -----------------------------------------------------------------------------------
 
 
-def _consent_choices(ctx: persons.Context, form: ConsentForm) -> None:
+def _consent_choices(ctx: Context, form: ConsentForm) -> None:
     form.recipient.choices = [BLANK_CHOICE, *(
         SelectChoice(p.institution.public_id,
                      f"{p.institution.name} ({', '.join(f'axe {a.value}' for a in p.axes)})")
@@ -272,7 +273,7 @@ def consent_new(pid: str) -> Response | tuple[str, int]:
                                     allowed=consents.FORM_TYPES)
             except UploadRefused as refused:
                 upload_error = refused.message
-                ctx.audit("upload.refused", "person", person.public_id, outcome="refused")
+                ctx.record("upload.refused", "person", person.public_id, outcome="refused")
         values = {"axis": form.axis.data, "recipient": form.recipient.data,
                   "notice_version": form.notice_version.data, "method": form.method.data,
                   "attestation": bool(form.attestation.data),

@@ -1,19 +1,21 @@
-"""Small helpers every view uses: the services, the acting user, the audit call, the address."""
+"""Small helpers every view uses: transactions, the acting agent and context, the audit call,
+the address."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any
 
-from flask import Flask, request
+from flask import Flask, abort, request
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
+from exchange.acting import Agent, Context
+from exchange.acting import acting as acting_with
 from exchange.audit import trail as audit
 from exchange.audit.models import AuditEvent
 from exchange.domain.vocabulary import Role
-from exchange.org.models import Unit
 from exchange.platform.current import services
 
 
@@ -36,24 +38,33 @@ def client_address() -> str | None:
     return request.remote_addr
 
 
-class _Account(Protocol):
-    public_id: str
-    unit: Unit
-
-    @property
-    def roles(self) -> frozenset[str]: ...
-
-
-def actor_for(user: _Account) -> audit.Actor:
-    """Who acts, by opaque ids; the role is named when the account holds just one."""
-    roles = sorted(user.roles)
-    return audit.Actor(user.public_id, user.unit.public_id, roles[0] if len(roles) == 1 else None)
+def current_agent() -> Agent:
+    """The signed-in agent (Flask-Login's `current_user` is the `Agent` itself)."""
+    agent = current_user._get_current_object()  # type: ignore[attr-defined]
+    if not isinstance(agent, Agent):
+        abort(403)
+    return agent
 
 
 def current_actor() -> audit.Actor:
     if not current_user.is_authenticated:
         return audit.Actor(None, None, "anonymous")
-    return actor_for(current_user)
+    return current_agent().audit_actor
+
+
+@contextmanager
+def acting(*, read_only: bool = False, purpose: str | None = None) -> Iterator[Context]:
+    """This request's acting context in a new transaction: a unit of work, or with
+    ``read_only`` a reading (for pages that write nothing, not even an audit event)."""
+    with acting_with(services(), current_agent(), address=client_address(), read_only=read_only,
+                     purpose=purpose) as ctx:
+        yield ctx
+
+
+def context_in(session: Session, *, purpose: str | None = None) -> Context:
+    """This request's acting context in a transaction the view already holds."""
+    svc = services()
+    return Context(svc, session, current_agent(), client_address(), svc.clock.now(), purpose)
 
 
 def record(session: Session, action: str, **fields: Any) -> AuditEvent:

@@ -14,8 +14,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from exchange.accounts.loading import SignedIn, load_user_row
 from exchange.accounts.models import User, UserRole
+from exchange.acting import Context
+from exchange.acting import acting_as as acting_by_id
 from exchange.audit import trail as audit
 from exchange.audit.models import AuditEvent
 from exchange.demo.seed import DEMO_PASSWORD, TOTP_BOX, demo_totp_secret
@@ -25,12 +26,10 @@ from exchange.dpo import rights
 from exchange.dpo.models import RightsRequest
 from exchange.org.models import Unit
 from exchange.persons import identities as persons
-from exchange.web.helpers import actor_for
 from tests.conftest import csrf_token
 from tests.fiches.support import (
     IDENTITY,
     acting_as,
-    persons_context,
     services_of,
     signed_in,
     user_id,
@@ -76,7 +75,7 @@ def add_dpo(app: Flask, username: str, unit_name: str) -> None:
 def cias_person(app: Flask, identity: Identity = BERNARD) -> str:
     """A person ts.lodeve (CIAS) records and looks at: the CIAS alone holds them."""
     with acting_as(app, "ts.lodeve") as ctx:
-        pctx = persons_context(ctx)
+        pctx = ctx
         person = persons.create_person(pctx, identity)
         persons.read_identity(pctx, person)
         return person.public_id
@@ -112,13 +111,10 @@ def request_row(app: Flask, rid: str) -> RightsRequest:
 
 
 @contextmanager
-def dpo_context(app: Flask, username: str = DPO) -> Iterator[rights.Context]:
-    svc = services_of(app)
-    with svc.db.unit_of_work() as s:
-        user = load_user_row(s, user_id(app, username))
-        assert user is not None
-        yield rights.Context(svc, s, SignedIn(user), actor_for(user), "127.0.0.1",
-                             svc.clock.now())
+def dpo_context(app: Flask, username: str = DPO) -> Iterator[Context]:
+    with acting_by_id(services_of(app), user_id(app, username), address="127.0.0.1",
+                      purpose=rights.PURPOSE) as ctx:
+        yield ctx
 
 
 def events(app: Flask, action: str | None = None, **where: Any) -> list[AuditEvent]:

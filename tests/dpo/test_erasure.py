@@ -52,7 +52,6 @@ from tests.fiches.support import (
     IDENTITY,
     accepted,
     acting_as,
-    persons_context,
     prepare,
     sent,
     services_of,
@@ -152,7 +151,7 @@ def test_erasure_by_one_institution_keeps_the_partners_copy(app: Flask,
         assert person is not None
         draft = drafts.start_draft(ctx, person, FicheKind.ORIENTATION_AXE2,
                                    _albasud(ctx)).public_id
-        drafts.save_draft(ctx, visible_fiche(ctx.session, ctx.user, draft), dict(FIELDS))
+        drafts.save_draft(ctx, visible_fiche(ctx.session, ctx.agent, draft), dict(FIELDS))
     departement, france_travail = _owner(app, DEPARTEMENT), _owner(app, FRANCE_TRAVAIL)
     facts = _count(app, StatFact)
 
@@ -165,7 +164,7 @@ def test_erasure_by_one_institution_keeps_the_partners_copy(app: Flask,
     assert page.status_code == 200 and "LEFÈVRE" in page.get_data(as_text=True)
     assert advisor.get(f"/accompagnements/{accompaniment}").status_code == 200
     with acting_as(app, "cft.montauban") as ctx:
-        fiche = visible_fiche(ctx.session, ctx.user, mine.fiche)
+        fiche = visible_fiche(ctx.session, ctx.agent, mine.fiche)
         content = json.dumps(reading.check_fiche(ctx, fiche).content, ensure_ascii=False)
         assert FIELDS["motive"] in content
         assert decisions.receipts_of(ctx, fiche)  # the receipt France Travail signed stays
@@ -180,11 +179,11 @@ def test_erasure_by_one_institution_keeps_the_partners_copy(app: Flask,
     assert social.get(f"/accompagnements/{accompaniment}").status_code == 404
     assert mine.fiche[:8].upper() not in social.get("/fiches/envoyees").get_data(as_text=True)
     with acting_as(app, "ts.montauban") as ctx:
-        found = persons.search_persons(persons_context(ctx), PersonSearch(
+        found = persons.search_persons(ctx, PersonSearch(
             name=IDENTITY.last_name, birth_date=IDENTITY.birth_date))
         assert found == []
         with pytest.raises(NotVisible):
-            visible_fiche(ctx.session, ctx.user, mine.fiche)
+            visible_fiche(ctx.session, ctx.agent, mine.fiche)
     # ...holds no wrap of it any more, its draft is gone, and its share key is destroyed.
     assert all(departement not in readers for _, readers in _documents_of(svc, mine.fiche))
     assert _count(app, KeyWrap, reader=departement) == 0
@@ -222,7 +221,7 @@ def test_a_person_erased_by_one_institution_can_be_sent_to_it_again(
     with acting_as(app, "cft.montauban") as ctx:
         person = ctx.session.scalar(select(Person).where(Person.public_id == mine.person))
         assert person is not None
-        pctx = persons_context(ctx)
+        pctx = ctx
         consents.record_consent(
             pctx, person, axis="3", recipient=ctx.session.scalar(
                 select(Institution.public_id).where(Institution.name == DEPARTEMENT)),
@@ -235,7 +234,7 @@ def test_a_person_erased_by_one_institution_can_be_sent_to_it_again(
         signing.sign(ctx, again)
         again_pid = again.public_id
     with acting_as(app, "cft.montauban") as ctx:
-        sending.send(ctx, visible_fiche(ctx.session, ctx.user, again_pid))
+        sending.send(ctx, visible_fiche(ctx.session, ctx.agent, again_pid))
 
     social = signed_in(app, "ts.montauban", clock)
     page = social.get(f"/fiches/{again_pid}")
@@ -400,7 +399,8 @@ def test_a_legal_hold_refuses_the_erasure(app: Flask, clock: FixedClock) -> None
     rid = new_request(client, "objection")
     with dpo_context(app) as ctx:
         place_hold(ctx.session, kind="fiche", public_id=prepared.fiche,
-                   reason_code="litigation", note="", by_user_id=ctx.user.id, actor=ctx.actor,
+                   reason_code="litigation", note="", by_user_id=ctx.agent.id,
+                   actor=ctx.agent.audit_actor,
                    at=ctx.now, box=ctx.svc.secret_box("legal-hold-note"), sealing=None)
     refused = post(client, f"/dpo/droits/demandes/{rid}/effacement", {"confirm": "y"},
                    follow_redirects=True)

@@ -115,7 +115,7 @@ def test_a_fiche_is_marked_once_and_only_under_a_rectification_request(
 def test_marks_go_with_the_fiche_when_the_person_is_erased(app: Flask, clock: FixedClock) -> None:
     prepared = sent(app)
     with acting_as(app, "ts.montauban") as ctx:
-        rectification.rectify(ctx, visible_fiche(ctx.session, ctx.user, prepared.fiche),
+        rectification.rectify(ctx, visible_fiche(ctx.session, ctx.agent, prepared.fiche),
                               {**FIELDS, "expectations": "Un emploi de cariste."},
                               "person_request")
     dpo = dpo_client(app, clock)

@@ -18,17 +18,15 @@ from flask.testing import FlaskClient
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from exchange.accounts.loading import SignedIn, load_user_row
 from exchange.accounts.models import User
-from exchange.audit import trail as audit
+from exchange.acting import Context
+from exchange.acting import acting_as as acting_by_id
 from exchange.audit.models import AuditEvent
 from exchange.domain.clock import FixedClock
 from exchange.domain.identity import Identity
 from exchange.domain.vocabulary import FicheKind
 from exchange.fiches import drafts, signing
-from exchange.fiches.common import Context
 from exchange.fiches.models import Fiche
 from exchange.notify.models import Notification
 from exchange.org.models import Institution, Unit
@@ -38,7 +36,6 @@ from exchange.persons.models import Consent, PersonUnit
 from exchange.platform.models import Document, KeyWrap
 from exchange.platform.services import Services
 from exchange.policy import visible_fiche
-from exchange.web.helpers import actor_for
 from tests.conftest import csrf_token, login
 
 ALBASUD = "Agence France Travail Montauban Albasud"
@@ -91,19 +88,9 @@ def acting_as(app: Flask, username: str, *, read_only: bool = False) -> Iterator
     with `read_only` in a reading."""
     svc = services_of(app)
     key = user_id(app, username)
-    with (svc.db.reading() if read_only else svc.db.unit_of_work()) as s:
-        user = load_user_row(s, key)
-        assert user is not None
-        yield Context(svc, s, user, "127.0.0.1", svc.clock.now())
+    with acting_by_id(svc, key, address="127.0.0.1", read_only=read_only) as ctx:
+        yield ctx
 
-
-def persons_context(ctx: Context) -> persons.Context:
-    actor = actor_for(ctx.user)
-
-    def record(session: Session, action: str, **fields: Any) -> None:
-        audit.record(session, action, at=ctx.svc.clock.now(), actor=actor, **fields)
-
-    return persons.Context(ctx.svc, ctx.session, SignedIn(ctx.user), record)
 
 
 @dataclass(frozen=True)
@@ -119,7 +106,7 @@ def prepare(app: Flask, *, consent: bool = True, sign: bool = True,
     orientation to the Albasud agency with one PDF attachment, signed, and countersigned by
     rmds.montauban — each step through the use cases, each in its own unit of work."""
     with acting_as(app, "ts.montauban") as ctx:
-        pctx = persons_context(ctx)
+        pctx = ctx
         person = persons.create_person(pctx, identity)
         consent_pid = None
         if consent:
@@ -139,7 +126,7 @@ def prepare(app: Flask, *, consent: bool = True, sign: bool = True,
         prepared = Prepared(person.public_id, consent_pid, fiche.public_id)
     if sign and countersign:
         with acting_as(app, "rmds.montauban") as ctx:
-            signing.countersign(ctx, visible_fiche(ctx.session, ctx.user, prepared.fiche))
+            signing.countersign(ctx, visible_fiche(ctx.session, ctx.agent, prepared.fiche))
     return prepared
 
 
@@ -219,7 +206,7 @@ def sent(app: Flask) -> Prepared:
 
     prepared = prepare(app)
     with acting_as(app, "ts.montauban") as ctx:
-        sending.send(ctx, visible_fiche(ctx.session, ctx.user, prepared.fiche))
+        sending.send(ctx, visible_fiche(ctx.session, ctx.agent, prepared.fiche))
     return prepared
 
 
@@ -230,7 +217,7 @@ def accepted(app: Flask) -> tuple[Prepared, str]:
 
     prepared = sent(app)
     with acting_as(app, "cft.montauban") as ctx:
-        fiche = visible_fiche(ctx.session, ctx.user, prepared.fiche)
+        fiche = visible_fiche(ctx.session, ctx.agent, prepared.fiche)
         reading.open_fiche(ctx, fiche, "party")
         decisions.acknowledge(ctx, fiche)
         accompaniment = decisions.accept(ctx, fiche).public_id

@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from exchange.accounts.loading import load_user_row
+from exchange.acting import load_agent
 from exchange.policy import visible_fiche
 from tests import databases
 from tests.fiches.support import acting_as, prepare, services_of, user_id
@@ -21,11 +21,11 @@ def test_a_unit_of_work_locks_the_fiche_it_looks_up(app: Flask) -> None:
     db = services_of(app).db
     sender = user_id(app, "ts.montauban")
     with acting_as(app, "ts.montauban") as first:
-        visible_fiche(first.session, first.user, prepared.fiche)
+        visible_fiche(first.session, first.agent, prepared.fiche)
         second = db.sessions()
         try:
             second.execute(text("SET LOCAL lock_timeout = '200ms'"))
-            user = load_user_row(second, sender)
+            user = load_agent(second, sender)
             assert user is not None
             with pytest.raises(OperationalError, match="lock"):
                 visible_fiche(second, user, prepared.fiche)
@@ -38,6 +38,6 @@ def test_a_reading_looks_a_fiche_up_without_locking_it(app: Flask) -> None:
     prepared = prepare(app)
     db = services_of(app).db
     with db.reading() as s:
-        user = load_user_row(s, user_id(app, "ts.montauban"))
+        user = load_agent(s, user_id(app, "ts.montauban"))
         assert user is not None
         assert visible_fiche(s, user, prepared.fiche).public_id == prepared.fiche

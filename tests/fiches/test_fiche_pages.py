@@ -162,15 +162,15 @@ def test_the_person_page_partial_lists_the_units_fiches(app: Flask, clock: Fixed
     from flask_login import login_user
     from sqlalchemy import select
 
-    from exchange.accounts.loading import SignedIn, load_user_row
+    from exchange.acting import agent_from_row, user_row
     from tests.fiches.support import services_of, user_id
 
     prepared = prepare(app, sign=False)
     svc = services_of(app)
     with app.test_request_context("/"), svc.db.unit_of_work() as s:
-        user = load_user_row(s, user_id(app, "ts.montauban"))
+        user = user_row(s, user_id(app, "ts.montauban"))
         assert user is not None
-        login_user(SignedIn(user))
+        login_user(agent_from_row(user))
         person = s.scalar(select(Person).where(Person.public_id == prepared.person))
         html = render_template_string('{% include "fiches/_person_fiches.html" %}',
                                       person=person)

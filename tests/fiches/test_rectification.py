@@ -73,7 +73,7 @@ def _versions(app: Flask, pid: str) -> list[FicheVersion]:
 def _rectify(app: Flask, pid: str, fields: dict[str, object] | None = None,
              motive: str = "person_request", username: str = "ts.montauban") -> None:
     with acting_as(app, username) as ctx:
-        rectification.rectify(ctx, visible_fiche(ctx.session, ctx.user, pid),
+        rectification.rectify(ctx, visible_fiche(ctx.session, ctx.agent, pid),
                               dict(fields or RECTIFIED), motive)
 
 
@@ -220,7 +220,7 @@ def test_a_second_rectification_chains_the_versions(app: Flask, clock: FixedCloc
 def _declined(app: Flask) -> str:
     fiche = sent(app).fiche
     with acting_as(app, "cft.montauban") as ctx:
-        row = visible_fiche(ctx.session, ctx.user, fiche)
+        row = visible_fiche(ctx.session, ctx.agent, fiche)
         reading.open_fiche(ctx, row, "party")
         decisions.acknowledge(ctx, row)
         decisions.decline(ctx, row, "caseload_full", "")
@@ -236,7 +236,7 @@ def _accepted(app: Flask) -> str:
 def _recalled(app: Flask) -> str:
     fiche = sent(app).fiche
     with acting_as(app, "ts.montauban") as ctx:
-        sending.recall(ctx, visible_fiche(ctx.session, ctx.user, fiche), "content_error", "")
+        sending.recall(ctx, visible_fiche(ctx.session, ctx.agent, fiche), "content_error", "")
     return fiche
 
 
@@ -281,7 +281,7 @@ def test_before_sending_there_is_nothing_to_rectify(
 def test_a_cancelled_fiche_is_not_rectified(app: Flask) -> None:
     fiche = prepare(app, countersign=False).fiche
     with acting_as(app, "ts.montauban") as ctx:
-        sending.cancel(ctx, visible_fiche(ctx.session, ctx.user, fiche), "duplicate", "")
+        sending.cancel(ctx, visible_fiche(ctx.session, ctx.agent, fiche), "duplicate", "")
     with pytest.raises(FicheError, match="annulée avant son envoi"):
         _rectify(app, fiche)
 
@@ -369,13 +369,13 @@ def test_a_rectified_identity_is_carried_by_the_new_version(app: Flask, clock: F
     from dataclasses import replace as copy
 
     from exchange.persons import identities as persons
-    from tests.fiches.support import IDENTITY, persons_context
+    from tests.fiches.support import IDENTITY
 
     prepared = sent(app)
     with acting_as(app, "ts.montauban") as ctx:
         person = ctx.session.scalar(select(Person).where(Person.public_id == prepared.person))
         assert person is not None
-        persons.rectify_identity(persons_context(ctx), person,
+        persons.rectify_identity(ctx, person,
                                  copy(IDENTITY, last_name="Lefebvre"))
     _rectify(app, prepared.fiche, dict(FIELDS), motive="clerical_error")
     advisor = signed_in(app, "cft.montauban", clock)
@@ -444,7 +444,7 @@ def test_a_crash_at_any_step_leaves_the_fiche_as_it_was(app: Flask) -> None:
     before = snapshot(app, fiche)
     seen: list[str] = []
     with pytest.raises(Crash), acting_as(app, "ts.montauban") as ctx:
-        rectification.rectify(ctx, visible_fiche(ctx.session, ctx.user, fiche),
+        rectification.rectify(ctx, visible_fiche(ctx.session, ctx.agent, fiche),
                               dict(RECTIFIED), "person_request", fault=seen.append)
         raise Crash("end")
     assert seen == ["rendered and signed", "sealed content", "sealed pdf", "audited"]
@@ -454,7 +454,7 @@ def test_a_crash_at_any_step_leaves_the_fiche_as_it_was(app: Flask) -> None:
                 raise Crash(name)
 
         with pytest.raises(Crash), acting_as(app, "ts.montauban") as ctx:
-            rectification.rectify(ctx, visible_fiche(ctx.session, ctx.user, fiche),
+            rectification.rectify(ctx, visible_fiche(ctx.session, ctx.agent, fiche),
                                   dict(RECTIFIED), "person_request", fault=fault)
         assert snapshot(app, fiche) == before, step
         assert not _versions(app, fiche)

@@ -69,7 +69,7 @@ def _opened(app: Flask, *, acknowledge: bool = False) -> str:
     """A fiche sent to Albasud and opened there (and acknowledged)."""
     pid = sent(app).fiche
     with acting_as(app, "cft.montauban") as ctx:
-        fiche = visible_fiche(ctx.session, ctx.user, pid)
+        fiche = visible_fiche(ctx.session, ctx.agent, pid)
         reading.open_fiche(ctx, fiche, "party")
         if acknowledge:
             decisions.acknowledge(ctx, fiche)
@@ -159,7 +159,7 @@ def test_the_use_cases_compare_the_manifest_with_the_row_too(app: Flask) -> None
     pid = _opened(app, acknowledge=True)
     _tamper(app, pid, recipient_unit_id=_id_of(app, Unit, name=CLERMONT))
     with acting_as(app, "cft.clermont") as ctx:
-        fiche = visible_fiche(ctx.session, ctx.user, pid)
+        fiche = visible_fiche(ctx.session, ctx.agent, pid)
         with pytest.raises(FicheTampered):
             reading.check_fiche(ctx, fiche)
         with pytest.raises(SignatureInvalid):
@@ -284,7 +284,7 @@ def test_an_older_manifest_still_opens_and_still_pins_the_recipient(
 def test_a_new_manifest_names_every_routing_field(app: Flask) -> None:
     pid = sent(app).fiche
     with acting_as(app, "cft.montauban", read_only=True) as ctx:
-        fiche = visible_fiche(ctx.session, ctx.user, pid)
+        fiche = visible_fiche(ctx.session, ctx.agent, pid)
         manifest = decisions.verified_manifest(ctx, fiche)
         assert manifest["format"] == routing.MANIFEST_FORMAT
         assert manifest["recipient_unit"] == fiche.recipient_unit.public_id
@@ -320,15 +320,15 @@ def _with_attachments(app: Flask, count: int) -> str:
 
     first = prepare(app, sign=False)
     with acting_as(app, "ts.montauban") as ctx:
-        fiche = visible_fiche(ctx.session, ctx.user, first.fiche)
+        fiche = visible_fiche(ctx.session, ctx.agent, first.fiche)
         for n in range(count - 1):
             drafts.add_attachment(ctx, fiche, f"piece-{n}.pdf", "application/pdf",
                                   small_pdf(f"Pièce {n}"))
         signing.sign(ctx, fiche)
     with acting_as(app, "rmds.montauban") as ctx:
-        signing.countersign(ctx, visible_fiche(ctx.session, ctx.user, first.fiche))
+        signing.countersign(ctx, visible_fiche(ctx.session, ctx.agent, first.fiche))
     with acting_as(app, "ts.montauban") as ctx:
-        sending.send(ctx, visible_fiche(ctx.session, ctx.user, first.fiche))
+        sending.send(ctx, visible_fiche(ctx.session, ctx.agent, first.fiche))
     return first.fiche
 
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 
+from exchange.acting import Context
 from exchange.fiches import sending, signing
-from exchange.fiches.common import Context
 from exchange.fiches.models import Fiche
 from exchange.policy import visible_fiche
 from tests.fiches.support import acting_as, fiche_state, prepare, snapshot
@@ -40,7 +40,7 @@ def _steps(app: Flask, fiche: str, use_case: Step) -> list[str]:
         seen.append(step)
 
     with pytest.raises(Crash), acting_as(app, "ts.montauban") as ctx:
-        use_case(ctx, visible_fiche(ctx.session, ctx.user, fiche), watch)
+        use_case(ctx, visible_fiche(ctx.session, ctx.agent, fiche), watch)
         raise Crash("end")
     return seen
 
@@ -59,7 +59,7 @@ def _crash_at_each_step(app: Flask, fiche: str, use_case: Step, state: str) -> l
                 raise Crash(step)
 
         with pytest.raises(Crash), acting_as(app, "ts.montauban") as ctx:
-            use_case(ctx, visible_fiche(ctx.session, ctx.user, fiche), fault)
+            use_case(ctx, visible_fiche(ctx.session, ctx.agent, fiche), fault)
         assert fiche_state(app, fiche) == state, name
         assert snapshot(app, fiche) == before, f"crash at step {index} ({name})"
     return steps
@@ -70,7 +70,7 @@ def test_a_crash_at_each_step_of_signing_leaves_the_draft_as_before(app: Flask) 
     steps = _crash_at_each_step(app, prepared.fiche, _sign, "draft")
     assert {"sealed content", "sealed pdf", "sealed attachment", "audited"} <= set(steps)
     with acting_as(app, "ts.montauban") as ctx:
-        signing.sign(ctx, visible_fiche(ctx.session, ctx.user, prepared.fiche))
+        signing.sign(ctx, visible_fiche(ctx.session, ctx.agent, prepared.fiche))
     assert fiche_state(app, prepared.fiche) == "signed"
 
 
@@ -81,7 +81,7 @@ def test_a_crash_at_each_step_of_sending_leaves_everything_as_before(app: Flask)
     assert steps[0] == "checked" and steps[-2:] == ["audited", "notified"]
     # The fiche is intact: sending it for real still works, and changes what it should.
     with acting_as(app, "ts.montauban") as ctx:
-        sending.send(ctx, visible_fiche(ctx.session, ctx.user, prepared.fiche))
+        sending.send(ctx, visible_fiche(ctx.session, ctx.agent, prepared.fiche))
     after = snapshot(app, prepared.fiche)
     assert fiche_state(app, prepared.fiche) == "sent"
     assert after["fiche"] != before["fiche"] and after["notifications"] > before["notifications"]

@@ -70,7 +70,7 @@ def test_sending_without_a_consent_on_record_is_refused(app: Flask, clock: Fixed
     with acting_as(app, "ts.montauban") as ctx:  # the use case refuses it on its own
         with pytest.raises(DomainError,
                            match="Le consentement de la personne à cet échange n'est pas"):
-            sending.send(ctx, visible_fiche(ctx.session, ctx.user, prepared.fiche))
+            sending.send(ctx, visible_fiche(ctx.session, ctx.agent, prepared.fiche))
         ctx.session.rollback()
     # Through the portal, the row no longer matches the signed manifest: it is not sent.
     worker = signed_in(app, "ts.montauban", clock)

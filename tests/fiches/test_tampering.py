@@ -26,7 +26,7 @@ from tests.fiches.support import (
 def _sent(app: Flask) -> str:
     prepared = prepare(app)
     with acting_as(app, "ts.montauban") as ctx:
-        sending.send(ctx, visible_fiche(ctx.session, ctx.user, prepared.fiche))
+        sending.send(ctx, visible_fiche(ctx.session, ctx.agent, prepared.fiche))
     return prepared.fiche
 
 

@@ -64,19 +64,19 @@ class History:
 
 def send(app: Flask, fiche: str) -> None:
     with acting_as(app, "ts.montauban") as ctx:
-        sending.send(ctx, visible_fiche(ctx.session, ctx.user, fiche))
+        sending.send(ctx, visible_fiche(ctx.session, ctx.agent, fiche))
 
 
 def open_and_acknowledge(app: Flask, fiche: str) -> None:
     with acting_as(app, "cft.montauban") as ctx:
-        found = visible_fiche(ctx.session, ctx.user, fiche)
+        found = visible_fiche(ctx.session, ctx.agent, fiche)
         reading.open_fiche(ctx, found, "party")
         decisions.acknowledge(ctx, found)
 
 
 def follow(app: Flask, pid: str, step: str, *args: object) -> None:
     with acting_as(app, "cft.montauban") as ctx:
-        accompaniment = visible_accompaniment(ctx.session, ctx.user, pid)
+        accompaniment = visible_accompaniment(ctx.session, ctx.agent, pid)
         getattr(accompaniments, step)(ctx, accompaniment, *args)
 
 
@@ -87,19 +87,19 @@ def build(app: Flask, clock: FixedClock) -> History:
     send(app, accepted.fiche)
     open_and_acknowledge(app, accepted.fiche)
     with acting_as(app, "cft.montauban") as ctx:
-        pid = decisions.accept(ctx, visible_fiche(ctx.session, ctx.user, accepted.fiche)).public_id
+        pid = decisions.accept(ctx, visible_fiche(ctx.session, ctx.agent, accepted.fiche)).public_id
 
     declined = prepare(app, identity=OTHER)
     send(app, declined.fiche)
     open_and_acknowledge(app, declined.fiche)
     with acting_as(app, "cft.montauban") as ctx:
-        decisions.decline(ctx, visible_fiche(ctx.session, ctx.user, declined.fiche),
+        decisions.decline(ctx, visible_fiche(ctx.session, ctx.agent, declined.fiche),
                           "caseload_full", DECLINE_TEXT)
 
     recalled = prepare(app, identity=OTHER)
     send(app, recalled.fiche)
     with acting_as(app, "ts.montauban") as ctx:
-        sending.recall(ctx, visible_fiche(ctx.session, ctx.user, recalled.fiche),
+        sending.recall(ctx, visible_fiche(ctx.session, ctx.agent, recalled.fiche),
                        "wrong_recipient", RECALL_TEXT)
 
     clock.set(at(date(2026, 12, 10)))
@@ -171,11 +171,11 @@ def test_a_bilan_writes_no_fact(app: Flask, clock: FixedClock) -> None:
     send(app, prepared.fiche)
     open_and_acknowledge(app, prepared.fiche)
     with acting_as(app, "cft.montauban") as ctx:
-        pid = decisions.accept(ctx, visible_fiche(ctx.session, ctx.user, prepared.fiche)).public_id
+        pid = decisions.accept(ctx, visible_fiche(ctx.session, ctx.agent, prepared.fiche)).public_id
     before = len(facts(app))
     with acting_as(app, "ts.montauban") as ctx:
-        followed = visible_accompaniment(ctx.session, ctx.user, pid)
-        unit = visible_fiche(ctx.session, ctx.user, prepared.fiche).recipient_unit.public_id
+        followed = visible_accompaniment(ctx.session, ctx.agent, pid)
+        unit = visible_fiche(ctx.session, ctx.agent, prepared.fiche).recipient_unit.public_id
         bilan = drafts.start_draft(ctx, followed.person, FicheKind.BILAN_MID, unit,
                                    accompaniment=followed)
         drafts.save_draft(ctx, bilan, {"review_date": "2026-11-23", "summary": BILAN_TEXT,
@@ -183,7 +183,7 @@ def test_a_bilan_writes_no_fact(app: Flask, clock: FixedClock) -> None:
         signing.sign(ctx, bilan)
         bilan_pid = bilan.public_id
     with acting_as(app, "rmds.montauban") as ctx:
-        signing.countersign(ctx, visible_fiche(ctx.session, ctx.user, bilan_pid))
+        signing.countersign(ctx, visible_fiche(ctx.session, ctx.agent, bilan_pid))
     send(app, bilan_pid)
     assert len(facts(app)) == before
 
@@ -200,7 +200,7 @@ def test_a_send_that_rolls_back_leaves_no_fact(app: Flask) -> None:
             raise Crash(step)
 
     with pytest.raises(Crash), acting_as(app, "ts.montauban") as ctx:
-        sending.send(ctx, visible_fiche(ctx.session, ctx.user, prepared.fiche), fault=crash)
+        sending.send(ctx, visible_fiche(ctx.session, ctx.agent, prepared.fiche), fault=crash)
     assert facts(app) == []
     send(app, prepared.fiche)
     assert [r.event for r in facts(app)] == ["orientation_sent"]

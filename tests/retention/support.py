@@ -32,7 +32,6 @@ from tests.fiches.support import (
     IDENTITY,
     accepted,
     acting_as,
-    persons_context,
     sent,
     services_of,
     small_pdf,
@@ -68,7 +67,7 @@ def axe3_sent(app: Flask, identity: Any = IDENTITY) -> Built:
     """An axe 3 orientation from the advisor cft.montauban to the MDS de Montauban: person,
     consent, draft with an attachment, signed and sent — each through the use cases."""
     with acting_as(app, "cft.montauban") as ctx:
-        pctx = persons_context(ctx)
+        pctx = ctx
         person = persons.create_person(pctx, identity)
         consents.record_consent(
             pctx, person, axis="3",
@@ -85,14 +84,14 @@ def axe3_sent(app: Flask, identity: Any = IDENTITY) -> Built:
         signing.sign(ctx, fiche)
         built = Built(person.public_id, fiche.public_id)
     with acting_as(app, "cft.montauban") as ctx:
-        sending.send(ctx, visible_fiche(ctx.session, ctx.user, built.fiche))
+        sending.send(ctx, visible_fiche(ctx.session, ctx.agent, built.fiche))
     return built
 
 
 def declined(app: Flask) -> Built:
     built = axe2_sent(app)
     with acting_as(app, "cft.montauban") as ctx:
-        fiche = visible_fiche(ctx.session, ctx.user, built.fiche)
+        fiche = visible_fiche(ctx.session, ctx.agent, built.fiche)
         reading.open_fiche(ctx, fiche, "party")
         decisions.acknowledge(ctx, fiche)
         decisions.decline(ctx, fiche, "caseload_full", "Plus de place ce trimestre.")

@@ -34,7 +34,7 @@ RECTIFIED = {**FIELDS, "expectations": "Un logement stable avant la reprise d'em
 def _rectify(app: Flask, fiche: str) -> None:
     """The advisor of the sending agency rectifies the axe 3 orientation."""
     with acting_as(app, "cft.montauban") as ctx:
-        rectification.rectify(ctx, visible_fiche(ctx.session, ctx.user, fiche), dict(RECTIFIED),
+        rectification.rectify(ctx, visible_fiche(ctx.session, ctx.agent, fiche), dict(RECTIFIED),
                               "clerical_error")
 
 
@@ -74,7 +74,7 @@ def test_an_amendment_re_seals_the_old_versions_which_still_open(app: Flask) -> 
         assert set(s.scalars(select(Document.epoch))) == {"2029-02"}
     for username in ("cft.montauban", "ts.montauban"):  # sender, then recipient
         with acting_as(app, username) as ctx:
-            fiche = visible_fiche(ctx.session, ctx.user, built.fiche)
+            fiche = visible_fiche(ctx.session, ctx.agent, built.fiche)
             if username == "ts.montauban":
                 from exchange.fiches import reading
 

@@ -116,8 +116,8 @@ def test_a_referent_marks_an_item_no_longer_needed(app: Flask) -> None:
     with acting_as(app, "cft.montauban") as ctx:
         fiche = ctx.session.scalar(select(Fiche).where(Fiche.public_id == built.fiche))
         assert fiche is not None
-        holds.mark_no_longer_needed(ctx.session, fiche, day=today, by_user_id=ctx.user.id,
-                                    actor=audit.Actor(ctx.user.public_id, None, "advisor"),
+        holds.mark_no_longer_needed(ctx.session, fiche, day=today, by_user_id=ctx.agent.id,
+                                    actor=audit.Actor(ctx.agent.public_id, None, "advisor"),
                                     at=ctx.now, sealing=sealing(app, ctx.session, today))
     assert horizon_of(app, Fiche, built.fiche) == today + timedelta(days=30)
     assert audit_events(app, "retention.marked_unneeded", built.fiche)

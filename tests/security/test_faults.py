@@ -128,7 +128,7 @@ def test_a_full_or_read_only_blob_store_refuses_signing_and_leaves_nothing(
 
     monkeypatch.setattr(blobs.os, "open", failing_open)
     with pytest.raises((FicheError, blobs.BlobError)), acting_as(app, "ts.montauban") as ctx:
-        signing.sign(ctx, visible_fiche(ctx.session, ctx.user, prepared.fiche))
+        signing.sign(ctx, visible_fiche(ctx.session, ctx.agent, prepared.fiche))
     assert snapshot(app, prepared.fiche) == before
     # Through the screen: a French message, the draft as it was.
     worker = signed_in(app, "ts.montauban", clock)
@@ -146,7 +146,7 @@ def test_a_full_or_read_only_blob_store_refuses_signing_and_leaves_nothing(
     assert snapshot(app, prepared.fiche)["blobs"] == before["blobs"]
     monkeypatch.undo()
     with acting_as(app, "ts.montauban") as ctx:  # the store back: signing works
-        signing.sign(ctx, visible_fiche(ctx.session, ctx.user, prepared.fiche))
+        signing.sign(ctx, visible_fiche(ctx.session, ctx.agent, prepared.fiche))
     assert fiche_state(app, prepared.fiche) == "signed"
 
 
@@ -170,7 +170,7 @@ KILLER = textwrap.dedent("""
             os.kill(os.getpid(), signal.SIGKILL)
 
     with acting_as(app, "ts.montauban") as ctx:
-        found = visible_fiche(ctx.session, ctx.user, fiche)
+        found = visible_fiche(ctx.session, ctx.agent, fiche)
         (signing.sign if use_case == "sign" else sending.send)(ctx, found, fault=fault)
     print("not killed")
 """)
@@ -206,7 +206,7 @@ def test_a_process_killed_while_signing_leaves_the_draft_and_orphans_are_purged(
     assert set(purged) == {Path(n).name for n in left}
     assert snapshot(app, prepared.fiche) == before
     with acting_as(app, "ts.montauban") as ctx:  # restarted: signing works
-        signing.sign(ctx, visible_fiche(ctx.session, ctx.user, prepared.fiche))
+        signing.sign(ctx, visible_fiche(ctx.session, ctx.agent, prepared.fiche))
     assert fiche_state(app, prepared.fiche) == "signed"
 
 
@@ -222,7 +222,7 @@ def test_a_process_killed_while_sending_leaves_the_fiche_unsent(
         state = s.scalar(select(Fiche.state).where(Fiche.public_id == prepared.fiche))
     assert state == "countersigned"
     with acting_as(app, "ts.montauban") as ctx:
-        sending.send(ctx, visible_fiche(ctx.session, ctx.user, prepared.fiche))
+        sending.send(ctx, visible_fiche(ctx.session, ctx.agent, prepared.fiche))
     assert fiche_state(app, prepared.fiche) == "sent"
 
 

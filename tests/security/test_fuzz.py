@@ -185,7 +185,7 @@ def test_fiche_draft_save(app: Flask, clock: FixedClock) -> None:
 def test_decline_reason(app: Flask, clock: FixedClock) -> None:
     fiche = sent(app).fiche
     with acting_as(app, "cft.montauban") as ctx:
-        found = visible_fiche(ctx.session, ctx.user, fiche)
+        found = visible_fiche(ctx.session, ctx.agent, fiche)
         reading.open_fiche(ctx, found, "party")
         from exchange.fiches import decisions
 

@@ -171,7 +171,7 @@ def test_attachment_is_stored_as_the_rebuilt_image_without_its_gps_position(
         follow_redirects=True)
     assert "La pièce jointe est ajoutée." in flashed(added)
     with acting_as(app, "ts.montauban") as ctx:  # attachments are downloadable once signed
-        signing.sign(ctx, visible_fiche(ctx.session, ctx.user, draft))
+        signing.sign(ctx, visible_fiche(ctx.session, ctx.agent, draft))
     (doc,) = {d for d in re.findall(rf'/fiches/{draft}/pieces-jointes/([0-9a-f]{{32}})"',
                                     worker.get(f"/fiches/{draft}").get_data(as_text=True))
               if worker.get(f"/fiches/{draft}/pieces-jointes/{d}").mimetype == "image/jpeg"}
@@ -226,7 +226,7 @@ def test_downloads_are_attachments_with_a_safe_ascii_name(app: Flask, worker: Fl
         follow_redirects=True)
     assert "La pièce jointe est ajoutée." in flashed(added)
     with acting_as(app, "ts.montauban") as ctx:  # attachments are downloadable once signed
-        signing.sign(ctx, visible_fiche(ctx.session, ctx.user, draft))
+        signing.sign(ctx, visible_fiche(ctx.session, ctx.agent, draft))
     links = set(re.findall(rf'/fiches/{draft}/pieces-jointes/([0-9a-f]{{32}})"',
                            worker.get(f"/fiches/{draft}").get_data(as_text=True)))
     assert len(links) == 2

@@ -83,7 +83,7 @@ def test_opening_records_one_event_and_the_checks_found_in_the_reading_are_used(
         app: Flask) -> None:
     fiche = sent(app).fiche
     with acting_as(app, ADVISOR, read_only=True) as ctx:
-        checked = reading.check_fiche(ctx, visible_fiche(ctx.session, ctx.user, fiche))
+        checked = reading.check_fiche(ctx, visible_fiche(ctx.session, ctx.agent, fiche))
     # The content blob is damaged after the checks: the opening that follows records what
     # the reading checked, without decrypting again while it holds the write lock.
     svc = services_of(app)
@@ -94,7 +94,7 @@ def test_opening_records_one_event_and_the_checks_found_in_the_reading_are_used(
     path = svc.settings.blob_dir / blob[:2] / blob
     path.write_bytes(bytes(b ^ 0xFF for b in path.read_bytes()))
     with acting_as(app, ADVISOR) as ctx:
-        opened = reading.open_fiche(ctx, visible_fiche(ctx.session, ctx.user, fiche), "party",
+        opened = reading.open_fiche(ctx, visible_fiche(ctx.session, ctx.agent, fiche), "party",
                                     checked)
     assert opened.content == checked.content
     assert fiche_state(app, fiche) == "read"
@@ -106,11 +106,11 @@ def test_a_fiche_recalled_between_the_checks_and_the_opening_is_not_opened(
         app: Flask) -> None:
     fiche = sent(app).fiche
     with acting_as(app, ADVISOR, read_only=True) as ctx:
-        checked = reading.check_fiche(ctx, visible_fiche(ctx.session, ctx.user, fiche))
+        checked = reading.check_fiche(ctx, visible_fiche(ctx.session, ctx.agent, fiche))
     with acting_as(app, "ts.montauban") as ctx:
-        sending.recall(ctx, visible_fiche(ctx.session, ctx.user, fiche), "wrong_recipient", "")
+        sending.recall(ctx, visible_fiche(ctx.session, ctx.agent, fiche), "wrong_recipient", "")
     with pytest.raises(FicheError), acting_as(app, ADVISOR) as ctx:
-        reading.open_fiche(ctx, visible_fiche(ctx.session, ctx.user, fiche), "party", checked)
+        reading.open_fiche(ctx, visible_fiche(ctx.session, ctx.agent, fiche), "party", checked)
     assert fiche_state(app, fiche) == "recalled"
     assert not audit_events(app, "fiche.opened", fiche)
 
@@ -119,12 +119,12 @@ def test_a_fiche_changed_between_the_checks_and_the_opening_is_checked_again(
         app: Flask) -> None:
     fiche = sent(app).fiche
     with acting_as(app, ADVISOR, read_only=True) as ctx:
-        checked = reading.check_fiche(ctx, visible_fiche(ctx.session, ctx.user, fiche))
+        checked = reading.check_fiche(ctx, visible_fiche(ctx.session, ctx.agent, fiche))
     with services_of(app).db.unit_of_work() as s:  # a new manifest: what was checked is gone
         s.execute(update(Fiche).where(Fiche.public_id == fiche).values(manifest=b"{}"))
     with acting_as(app, ADVISOR) as ctx:
         with pytest.raises(FicheError):
-            reading.open_fiche(ctx, visible_fiche(ctx.session, ctx.user, fiche), "party",
+            reading.open_fiche(ctx, visible_fiche(ctx.session, ctx.agent, fiche), "party",
                                checked)
     assert fiche_state(app, fiche) == "sent"
     assert not audit_events(app, "fiche.opened", fiche)

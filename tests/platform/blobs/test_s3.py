@@ -90,7 +90,7 @@ def test_a_fiche_sent_and_opened_keeps_only_ciphertext_in_the_bucket(s3_app: Fla
     assert isinstance(svc.blobs, S3BlobStore)
     prepared = sent(s3_app)
     with acting_as(s3_app, "cft.montauban") as ctx:
-        opened = reading.open_fiche(ctx, visible_fiche(ctx.session, ctx.user, prepared.fiche))
+        opened = reading.open_fiche(ctx, visible_fiche(ctx.session, ctx.agent, prepared.fiche))
         assert opened.content["fields"]["motive"] == FIELDS["motive"]
         attachment_pid = opened.attachments[0][0].public_id
         _, pdf = reading.attachment(ctx, opened.fiche, attachment_pid)
