@@ -47,6 +47,7 @@ serve-prod: install
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy exchange/domain keys retention
+	$(BIN)/lint-imports
 	$(BIN)/bandit -q -c pyproject.toml -r exchange keys retention
 
 unit: install-dev system-packages browser-deps

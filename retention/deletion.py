@@ -353,6 +353,59 @@ def _unique(values: Iterable[T]) -> list[T]:
 # -- the batch ---------------------------------------------------------------------------------
 
 
+@dataclass
+class DeletedRows:
+    """What `delete_records` removed: documents (public ids), their blobs (doomed: shredded once
+    the transaction commits), key wraps, receipts (public ids)."""
+
+    documents: list[str] = field(default_factory=list)
+    blobs: list[str] = field(default_factory=list)
+    wraps: int = 0
+    receipts: list[str] = field(default_factory=list)
+
+
+def delete_records(session: Session, *, fiche_ids: Sequence[int] = (),
+                   accompaniment_ids: Sequence[int] = (), consent_ids: Sequence[int] = (),
+                   document_ids: Sequence[int] = (),
+                   fault: Callable[[str], None] = lambda _: None) -> DeletedRows:
+    """Delete these fiches, accompaniments and consents with everything that hangs on them (and
+    these documents): key wraps first, then the documents, their blobs recorded as doomed
+    (`DoomedBlob`), receipts, early marks, legal-hold notes, accompaniments, fiches, consents.
+    The one deletion of records, for the retention sweep and for an erasure on request alike;
+    set-based, in the caller's transaction. Persons are the caller's."""
+    done = DeletedRows()
+    documents: dict[int, tuple[str, str]] = {}
+    for key, ids in ((Document.fiche_id, fiche_ids),
+                     (Document.accompaniment_id, accompaniment_ids),
+                     (Document.consent_id, consent_ids), (Document.id, document_ids)):
+        documents.update((r.id, (r.public_id, r.blob)) for r in _rows(
+            session, (Document.id, Document.public_id, Document.blob), key, ids))
+    done.documents = [public_id for public_id, _ in documents.values()]
+    done.blobs = [blob for _, blob in documents.values()]
+    done.wraps = _delete_in(session, KeyWrap, KeyWrap.document_id, list(documents))
+    fault("wraps_destroyed")
+    if done.blobs:
+        session.execute(insert(DoomedBlob), [{"name": name} for name in done.blobs])
+    _delete_in(session, Document, Document.id, list(documents))
+    done.receipts = [r.public_id for r in _rows(session, (Receipt.public_id,), Receipt.fiche_id,
+                                                fiche_ids)]
+    _delete_in(session, Receipt, Receipt.fiche_id, fiche_ids)
+    _delete_in(session, RetentionMark, RetentionMark.target_id, fiche_ids,
+               RetentionMark.target_type == "fiche")
+    _delete_in(session, RetentionMark, RetentionMark.target_id, accompaniment_ids,
+               RetentionMark.target_type == "accompaniment")
+    erase_notes(session, "fiche", fiche_ids)
+    if accompaniment_ids:  # they and their fiches (kept ones too) refer to each other
+        for key, ids in ((Fiche.id, fiche_ids), (Fiche.accompaniment_id, accompaniment_ids)):
+            for chunk in chunked(list(ids)):
+                session.execute(update(Fiche).where(key.in_(chunk)).values(accompaniment_id=None)
+                                .execution_options(synchronize_session=False))
+    _delete_in(session, Accompaniment, Accompaniment.id, accompaniment_ids)
+    _delete_in(session, Fiche, Fiche.id, fiche_ids)
+    _delete_in(session, Consent, Consent.id, consent_ids)
+    return done
+
+
 class Deleter:
     """Deletes batches of due items as of one sweep's day; `delete` works in the caller's
     transaction and leaves the commit to it."""
@@ -593,37 +646,14 @@ class Deleter:
     def _apply(self, session: Session, kind: str, plans: Sequence[_Plan]) -> Outcome:
         done = Outcome()
         fiche_ids = _unique(i for p in plans for i in p.fiche_ids)
-        accompaniment_ids = [p.accompaniment_id for p in plans if p.accompaniment_id]
-        consent_ids = [p.consent_id for p in plans if p.consent_id]
         document_items = [p.document_id for p in plans if p.document_id]
-        documents: dict[int, str] = {}
-        for key, ids in ((Document.fiche_id, fiche_ids),
-                         (Document.accompaniment_id, accompaniment_ids),
-                         (Document.consent_id, consent_ids), (Document.id, document_items)):
-            documents.update((r.id, r.blob) for r in _rows(session, (Document.id, Document.blob),
-                                                           key, ids))
-        document_ids = list(documents)
-        done.names = list(documents.values())
-        done.wraps = _delete_in(session, KeyWrap, KeyWrap.document_id, document_ids)
-        self.fault("wraps_destroyed")
-        if done.names:
-            session.execute(insert(DoomedBlob), [{"name": name} for name in done.names])
-        _delete_in(session, Document, Document.id, document_ids)
-        done.documents = len(document_ids) - len(document_items)  # those count as items
-        _delete_in(session, Receipt, Receipt.fiche_id, fiche_ids)
-        _delete_in(session, RetentionMark, RetentionMark.target_id, fiche_ids,
-                   RetentionMark.target_type == "fiche")
-        _delete_in(session, RetentionMark, RetentionMark.target_id, accompaniment_ids,
-                   RetentionMark.target_type == "accompaniment")
-        erase_notes(session, "fiche", fiche_ids)
-        if accompaniment_ids:  # they and their fiches refer to each other
-            for chunk in chunked(fiche_ids):
-                session.execute(update(Fiche).where(Fiche.id.in_(chunk))
-                                .values(accompaniment_id=None)
-                                .execution_options(synchronize_session=False))
-            _delete_in(session, Accompaniment, Accompaniment.id, accompaniment_ids)
-        _delete_in(session, Fiche, Fiche.id, fiche_ids)
-        _delete_in(session, Consent, Consent.id, consent_ids)
+        rows = delete_records(
+            session, fiche_ids=fiche_ids,
+            accompaniment_ids=[p.accompaniment_id for p in plans if p.accompaniment_id],
+            consent_ids=[p.consent_id for p in plans if p.consent_id],
+            document_ids=document_items, fault=self.fault)
+        done.names, done.wraps = rows.blobs, rows.wraps
+        done.documents = len(rows.documents) - len(document_items)  # those count as items
         self.fault(f"{kind}:rows_deleted")
 
         # A person goes with their last record; their holds were checked with the record's.

@@ -22,11 +22,12 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from exchange.accounts import totp
 from exchange.accounts.models import RecoveryCode, User
 from exchange.accounts.passwords import policy_problem
-from exchange.accounts.sessions import ServerSession, revoke_user_sessions
+from exchange.accounts.sessions import revoke_user_sessions
 from exchange.acting import Agent, actor_for, agent_from_row, user_row
 from exchange.audit import trail as audit
 from exchange.platform.current import services
 from exchange.web.helpers import client_address, reading, record, unit_of_work
+from exchange.web.sessions import ServerSession
 
 bp = Blueprint("auth", __name__, url_prefix="/connexion")
 

@@ -30,13 +30,15 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from exchange.accounts.models import User
-from exchange.fiches.models import Accompaniment, Fiche, Receipt
+from exchange.fiches.models import Accompaniment, Fiche
 from exchange.org.models import Institution, Unit
 from exchange.persons.models import Consent, Person, PersonUnit
+from exchange.platform.blobs import delete_after_commit
 from exchange.platform.models import Document, KeyWrap
 from exchange.platform.services import Services
 from exchange.policy import RECEIVED_STATES
-from retention.models import LegalHold, RetentionMark
+from retention.deletion import delete_records
+from retention.models import LegalHold
 from retention.shares import doom_share, doom_subject
 
 Gone = list[tuple[str, str]]
@@ -165,37 +167,18 @@ def _remove_wraps(svc: Services, session: Session, owner: str, fiches: list[Fich
 
 def _delete_records(svc: Services, session: Session, fiches: list[Fiche],
                     accompaniments: list[Accompaniment], consents: list[Consent]) -> Gone:
-    """Delete these fiches, accompaniments and consents with their documents, receipts and
-    early marks."""
-    fiche_ids = [f.id for f in fiches]
-    accompaniment_ids = [a.id for a in accompaniments]
-    consent_ids = [c.id for c in consents]
-    gone: Gone = []
-    store = svc.documents(session)
-    for document in _documents(session, fiche_ids, accompaniment_ids, consent_ids):
-        gone.append(("document", document.public_id))
-        store.destroy(document)
-    session.flush()
-    gone += [("receipt", r) for r in session.scalars(
-        select(Receipt.public_id).where(Receipt.fiche_id.in_(fiche_ids)))]
-    session.execute(delete(Receipt).where(Receipt.fiche_id.in_(fiche_ids)))
-    session.execute(delete(RetentionMark).where(
-        ((RetentionMark.target_type == "fiche") & RetentionMark.target_id.in_(fiche_ids))
-        | ((RetentionMark.target_type == "accompaniment")
-           & RetentionMark.target_id.in_(accompaniment_ids))))
-    # Fiches of a kept accompaniment may be deleted (a bilan never sent), and a deleted
-    # accompaniment's fiches refer to it.
-    session.execute(update(Fiche).where(or_(Fiche.id.in_(fiche_ids),
-                                            Fiche.accompaniment_id.in_(accompaniment_ids)))
-                    .values(accompaniment_id=None).execution_options(synchronize_session=False))
-    session.execute(delete(Accompaniment).where(Accompaniment.id.in_(accompaniment_ids))
-                    .execution_options(synchronize_session=False))
-    session.execute(delete(Fiche).where(Fiche.id.in_(fiche_ids))
-                    .execution_options(synchronize_session=False))
-    session.execute(delete(Consent).where(Consent.id.in_(consent_ids))
-                    .execution_options(synchronize_session=False))
+    """Delete these fiches, accompaniments and consents with what hangs on them, through the
+    retention sweep's own deletion (`retention.deletion.delete_records`); their blobs are
+    shredded as soon as the transaction commits (the sweep would shred any left over)."""
+    rows = delete_records(session, fiche_ids=[f.id for f in fiches],
+                          accompaniment_ids=[a.id for a in accompaniments],
+                          consent_ids=[c.id for c in consents])
+    for name in rows.blobs:
+        delete_after_commit(session, svc.blobs, name)
     for row in (*fiches, *accompaniments, *consents):
         session.expunge(row)
+    gone: Gone = [("document", public_id) for public_id in rows.documents]
+    gone += [("receipt", public_id) for public_id in rows.receipts]
     gone += [("accompaniment", a.public_id) for a in accompaniments]
     gone += [("fiche", f.public_id) for f in fiches]
     gone += [("consent", c.public_id) for c in consents]

@@ -50,8 +50,8 @@ from exchange.domain.vocabulary import Axis, FicheKind, InstitutionKind
 from exchange.dpo import export as rights_export
 from exchange.dpo import rights
 from exchange.org.models import Convention, Institution
+from exchange.persons.forms import IdentityForm
 from exchange.persons.identities import IdentityUnreadable
-from exchange.persons.views import IdentityForm
 from exchange.platform.current import services
 from exchange.web.forms import BLANK_CHOICE, INVALID_DATE, AdminForm, MultiCheckboxField
 from exchange.web.helpers import acting

@@ -133,14 +133,22 @@ def accept(ctx: Context, fiche: Fiche) -> Accompaniment:
     return accompaniment
 
 
+def close_with_reason(ctx: Context, fiche: Fiche, state: FicheState, reason: str, text: str,
+                      *, action: str, readers: list[str] | None = None) -> None:
+    """What a decline, a recall and a cancel share once the domain allowed it: the new state and
+    its reason code, who and when, the free text sealed, one audit event."""
+    fiche.state, fiche.reason = state.value, reason
+    fiche.decided_at, fiche.decided_by_id, fiche.updated_at = ctx.now, ctx.agent.id, ctx.now
+    seal_note(ctx, fiche, text, readers)
+    ctx.record(action, "fiche", fiche.public_id)
+
+
 def decline(ctx: Context, fiche: Fiche, reason: str, text: str) -> None:
     _require_recipient(ctx, fiche)
-    fiche.state = rules.decline(FicheState(fiche.state), kind=FicheKind(fiche.kind),
-                                reason=reason, text=text).value
-    fiche.reason = DeclineReason(reason).value
-    fiche.decided_at, fiche.decided_by_id, fiche.updated_at = ctx.now, ctx.agent.id, ctx.now
-    seal_note(ctx, fiche, text)
-    ctx.record("fiche.declined", "fiche", fiche.public_id)
+    state = rules.decline(FicheState(fiche.state), kind=FicheKind(fiche.kind), reason=reason,
+                          text=text)
+    close_with_reason(ctx, fiche, state, DeclineReason(reason).value, text,
+                      action="fiche.declined")
     record_fact(ctx, "orientation_declined", fiche=fiche)
     _notify_sender(ctx, fiche, "fiche_declined")
 

@@ -16,12 +16,13 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from exchange.acting import Context
+from exchange.domain import accompaniment as accompaniment_rules
 from exchange.domain import fiches as rules
-from exchange.domain.vocabulary import FicheState
+from exchange.domain.vocabulary import FicheKind, FicheState
 from exchange.fiches import drafts, signing
 from exchange.fiches.common import (
     TAMPERED,
@@ -32,10 +33,11 @@ from exchange.fiches.common import (
     sha256_hex,
 )
 from exchange.fiches.decisions import read_note, receipts_of, verified_manifest, verified_receipt
-from exchange.fiches.models import Fiche, Receipt
+from exchange.fiches.models import Accompaniment, Fiche, Receipt
 from exchange.fiches.rendering import pdf_is_valid
+from exchange.persons.models import Person
 from exchange.platform.models import Document
-from exchange.policy import fiche_query, is_recipient, is_sender
+from exchange.policy import accompaniment_query, fiche_query, is_recipient, is_sender
 from keys.errors import KeysError
 
 PURPOSES = {"party": "Partie à l'échange", "accompaniment": "Suivi de l'accompagnement",
@@ -205,3 +207,47 @@ def fiches_of_person(ctx: Context, person_id: int) -> list[Fiche]:
     return list(ctx.session.scalars(fiche_query(ctx.agent).where(Fiche.person_id == person_id)
                                     .order_by(Fiche.created_at.desc())))
 
+
+
+def unit_summary(ctx: Context) -> dict[str, int]:
+    """Counts for the agent's unit (no personal data): what waits in the inbox, the drafts, what
+    waits for a countersignature or for sending, the caseload and its alerts."""
+    today = ctx.today
+    unit = ctx.agent.unit_id
+    s = ctx.session
+
+    def count(*where: Any) -> int:
+        rows = fiche_query(ctx.agent).where(*where).subquery()
+        return int(s.scalar(select(func.count()).select_from(rows)) or 0)
+
+    signed = list(s.scalars(fiche_query(ctx.agent).where(
+        Fiche.sender_unit_id == unit, Fiche.state == FicheState.SIGNED.value)))
+    caseload = list(s.scalars(accompaniment_query(ctx.agent).where(
+        Accompaniment.exit_date.is_(None))))
+    return {
+        "new": count(Fiche.recipient_unit_id == unit, Fiche.state == "sent"),
+        "to_acknowledge": count(Fiche.recipient_unit_id == unit, Fiche.state == "read"),
+        "to_decide": count(Fiche.recipient_unit_id == unit, Fiche.state == "acknowledged",
+                           Fiche.kind.in_([k.value for k in FicheKind if k.is_orientation])),
+        "drafts": count(Fiche.sender_unit_id == unit, Fiche.state == "draft"),
+        "to_countersign": sum(1 for f in signed if signing.requires_countersign(f)),
+        "to_send": count(Fiche.sender_unit_id == unit, Fiche.state == "countersigned")
+        + sum(1 for f in signed if not signing.requires_countersign(f)),
+        "caseload": len(caseload),
+        "entry_overdue": sum(1 for a in caseload if accompaniment_rules.entry_overdue(
+            a.proposal_date, a.entry_date, today)),
+        "midterm_due": sum(1 for a in caseload if a.midterm_due is not None
+                           and a.midterm_done_on is None
+                           and (a.midterm_due - today).days <= 30),
+    }
+
+
+def person_records(ctx: Context, person: Person) -> dict[str, Any]:
+    """The fiches and accompaniments of a person that the agent's unit sees, for the person's
+    page (metadata only)."""
+    return {
+        "fiches": list(ctx.session.scalars(fiche_query(ctx.agent).where(
+            Fiche.person_id == person.id).order_by(Fiche.created_at.desc()))),
+        "accompaniments": list(ctx.session.scalars(accompaniment_query(ctx.agent).where(
+            Accompaniment.person_id == person.id).order_by(Accompaniment.proposal_date.desc()))),
+    }

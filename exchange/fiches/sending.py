@@ -23,8 +23,8 @@ from exchange.domain.vocabulary import (
     RecallReason,
 )
 from exchange.fiches import signing
-from exchange.fiches.common import FicheError, institution_of, owner_of_unit
-from exchange.fiches.decisions import seal_note
+from exchange.fiches.common import FicheError, institution_of
+from exchange.fiches.decisions import close_with_reason
 from exchange.fiches.models import Fiche
 from exchange.indicators.facts import record_fact
 from exchange.notify import outbox as notify
@@ -81,11 +81,9 @@ def _sender_roles(ctx: Context, fiche: Fiche) -> frozenset[str]:
 def recall(ctx: Context, fiche: Fiche, reason: str, text: str) -> None:
     if fiche.sender_unit_id != ctx.agent.unit_id:
         raise FicheError("Seule la structure expéditrice peut rappeler cette fiche.")
-    fiche.state = rules.recall(FicheState(fiche.state), reason=reason, text=text).value
-    fiche.reason = RecallReason(reason).value
-    fiche.decided_at, fiche.decided_by_id, fiche.updated_at = ctx.now, ctx.agent.id, ctx.now
-    seal_note(ctx, fiche, text)
-    ctx.record("fiche.recalled", "fiche", fiche.public_id)
+    state = rules.recall(FicheState(fiche.state), reason=reason, text=text)
+    close_with_reason(ctx, fiche, state, RecallReason(reason).value, text,
+                      action="fiche.recalled")
     record_fact(ctx, "orientation_recalled", fiche=fiche)
     _notify_recipient(ctx, fiche, "fiche_recalled")
 
@@ -93,8 +91,6 @@ def recall(ctx: Context, fiche: Fiche, reason: str, text: str) -> None:
 def cancel(ctx: Context, fiche: Fiche, reason: str, text: str) -> None:
     if fiche.sender_unit_id != ctx.agent.unit_id:
         raise FicheError("Seule la structure expéditrice peut annuler cette fiche.")
-    fiche.state = rules.cancel(FicheState(fiche.state), reason=reason, text=text).value
-    fiche.reason = CancelReason(reason).value
-    fiche.decided_at, fiche.decided_by_id, fiche.updated_at = ctx.now, ctx.agent.id, ctx.now
-    seal_note(ctx, fiche, text, readers=[owner_of_unit(ctx.session, fiche.sender_unit_id)])
-    ctx.record("fiche.cancelled", "fiche", fiche.public_id)
+    state = rules.cancel(FicheState(fiche.state), reason=reason, text=text)
+    close_with_reason(ctx, fiche, state, CancelReason(reason).value, text,
+                      action="fiche.cancelled", readers=[ctx.owner])

@@ -25,13 +25,11 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
-from sqlalchemy.orm import object_session
+from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from exchange.accounts.models import User
 from exchange.acting import Context
-from exchange.domain import accompaniment as accompaniment_rules
 from exchange.domain import fiches as rules
 from exchange.domain.errors import DomainError, ValidationFailed
 from exchange.domain.fiches import Transition
@@ -701,56 +699,6 @@ def version_pdf(pid: str, version: int) -> Response | tuple[str, int] | BaseResp
 # -- the role home pages' summary ---------------------------------------------------------------
 
 
-def unit_summary() -> dict[str, int] | None:
-    """Counts for the signed-in user's unit (no personal data): what waits in the inbox, the
-    drafts, what waits for a countersignature or for sending, the caseload and its alerts."""
-    if not current_user.is_authenticated or not current_user.has_role(*ROLES):
-        return None
-    today = services().clock.today()
-    unit = current_user.unit_id
-    with services().db.reading() as s:
-        def count(*where: Any) -> int:
-            rows = fiche_query(current_user).where(*where).subquery()
-            return int(s.scalar(select(func.count()).select_from(rows)) or 0)
-
-        signed = list(s.scalars(fiche_query(current_user).where(
-            Fiche.sender_unit_id == unit, Fiche.state == FicheState.SIGNED.value)))
-        caseload = list(s.scalars(accompaniment_query(current_user).where(
-            Accompaniment.exit_date.is_(None))))
-        return {
-            "new": count(Fiche.recipient_unit_id == unit, Fiche.state == "sent"),
-            "to_acknowledge": count(Fiche.recipient_unit_id == unit, Fiche.state == "read"),
-            "to_decide": count(Fiche.recipient_unit_id == unit, Fiche.state == "acknowledged",
-                               Fiche.kind.in_([k.value for k in FicheKind if k.is_orientation])),
-            "drafts": count(Fiche.sender_unit_id == unit, Fiche.state == "draft"),
-            "to_countersign": sum(1 for f in signed if signing.requires_countersign(f)),
-            "to_send": count(Fiche.sender_unit_id == unit, Fiche.state == "countersigned")
-            + sum(1 for f in signed if not signing.requires_countersign(f)),
-            "caseload": len(caseload),
-            "entry_overdue": sum(1 for a in caseload if accompaniment_rules.entry_overdue(
-                a.proposal_date, a.entry_date, today)),
-            "midterm_due": sum(1 for a in caseload if a.midterm_due is not None
-                               and a.midterm_done_on is None
-                               and (a.midterm_due - today).days <= 30),
-        }
-
-
-def person_fiches(person: Person) -> dict[str, Any]:
-    """The fiches and accompaniments of a person that the user's unit sees, for the person's
-    page (metadata only). Runs in the session that loaded ``person``: the persons view holds
-    its unit of work open while it renders, and a second one would wait on its lock."""
-    session = object_session(person)
-    if session is None or not current_user.has_role(*ROLES):
-        return {"fiches": [], "accompaniments": []}
-    return {
-        "fiches": list(session.scalars(fiche_query(current_user).where(
-            Fiche.person_id == person.id).order_by(Fiche.created_at.desc()))),
-        "accompaniments": list(session.scalars(accompaniment_query(current_user).where(
-            Accompaniment.person_id == person.id).order_by(Accompaniment.proposal_date.desc()))),
-    }
-
-
 @bp.app_context_processor
 def for_templates() -> dict[str, Any]:
-    return {"fiche_summary": unit_summary, "person_fiches": person_fiches,
-            "fiche_format": FORMAT}
+    return {"fiche_format": FORMAT}

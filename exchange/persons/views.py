@@ -15,33 +15,23 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
 from sqlalchemy.orm import Session
-from wtforms import (
-    BooleanField,
-    EmailField,
-    HiddenField,
-    RadioField,
-    SelectField,
-    StringField,
-    TelField,
-    TextAreaField,
-)
 from wtforms.fields.choices import SelectChoice
-from wtforms.widgets import DateInput
 
 from exchange.acting import Context
 from exchange.domain.consent import CURRENT_NOTICE_VERSION, NOTICES
 from exchange.domain.dates import french_date
 from exchange.domain.errors import ConsentWithdrawn, ValidationFailed
-from exchange.domain.identity import FIELD_NAMES, validate_identity, validate_search
-from exchange.domain.vocabulary import Axis, ConsentMethod
+from exchange.domain.identity import validate_identity, validate_search
+from exchange.domain.vocabulary import ConsentMethod
+from exchange.fiches.reading import person_records
 from exchange.persons import consents
 from exchange.persons import identities as persons
+from exchange.persons.forms import ConfirmForm, ConsentForm, IdentityForm, SearchForm
 from exchange.platform.current import services
 from exchange.platform.uploads import UploadRefused, accepted_fr, check_file, size_fr
 from exchange.policy import WRITER_ROLES, NotVisible
-from exchange.web.forms import BLANK_CHOICE, options
+from exchange.web.forms import BLANK_CHOICE
 from exchange.web.helpers import context_in, unit_of_work
 
 bp = Blueprint("persons", __name__, url_prefix="/personnes")
@@ -54,47 +44,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 # -- forms -------------------------------------------------------------------------------------
 # The forms carry the CSRF token and render the fields; the rules and their French messages
 # are the domain's (exchange.domain.identity, exchange.consents), so no WTForms validator here.
-
-
-class SearchForm(FlaskForm):
-    name = StringField("Nom d'usage ou nom de naissance")
-    birth_date = StringField("Date de naissance", widget=DateInput())
-    ft_identifier = StringField("Identifiant France Travail")
-
-
-class IdentityForm(FlaskForm):
-    last_name = StringField("Nom d'usage (obligatoire)")
-    birth_name = StringField("Nom de naissance, s'il est différent")
-    first_names = StringField("Prénom(s) (obligatoire)")
-    birth_date = StringField("Date de naissance (obligatoire)", widget=DateInput())
-    ft_identifier = StringField("Identifiant France Travail")
-    address = TextAreaField("Adresse postale")
-    phone = TelField("Téléphone")
-    email = EmailField("Adresse électronique")
-    rsa_beneficiary = BooleanField("Bénéficiaire du RSA")
-    create_anyway = HiddenField()
-
-    def identity_values(self) -> dict[str, object]:
-        return {name: self[name].data for name in FIELD_NAMES}
-
-
-class ConsentForm(FlaskForm):
-    axis = SelectField("Accompagnement auquel la personne consent", validate_choice=False,
-                       choices=options(Axis))
-    recipient = SelectField("Établissement destinataire", validate_choice=False)
-    notice_version = SelectField("Version de la notice d'information remise",
-                                 validate_choice=False, default=CURRENT_NOTICE_VERSION)
-    method = RadioField("Mode de recueil du consentement", validate_choice=False,
-                        choices=options(ConsentMethod)[1:])
-    attestation = BooleanField(
-        "J'atteste avoir recueilli moi-même le consentement éclairé de la personne, après lui "
-        "avoir remis la notice d'information.")
-    paper_form = FileField("Formulaire de consentement signé, numérisé")
-    collected_on = StringField("Date de recueil", widget=DateInput())
-
-
-class ConfirmForm(FlaskForm):
-    """A button that changes something: the form carries only the CSRF token."""
 
 
 def _refuse(form: FlaskForm, errors: dict[str, str]) -> None:
@@ -199,7 +148,8 @@ def show(pid: str) -> tuple[str, int]:
             consents=consents.consents_of(ctx, person), partners=consents.partners(ctx),
             notice_version=CURRENT_NOTICE_VERSION,
             may_write=current_user.has_role(*WRITER_ROLES),
-            may_rectify=persons.may_rectify(ctx, person)), 200
+            may_rectify=persons.may_rectify(ctx, person),
+            found=person_records(ctx, person)), 200
 
 
 @bp.route("/<pid>/identite", methods=["GET", "POST"])

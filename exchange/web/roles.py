@@ -8,9 +8,10 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
+from exchange.fiches.reading import unit_summary
 from exchange.org.models import Convention
 from exchange.platform.current import services
-from exchange.web.helpers import reading
+from exchange.web.helpers import acting, reading
 
 SPACES = {
     "social": ("/travailleur-social", "Espace travailleur social"),
@@ -41,7 +42,10 @@ def _space(name: str, prefix: str, title: str) -> Blueprint:
 
     @bp.route("/")
     def index() -> str:
-        return render_template("roles/space.html", title=title, conventions=_unit_conventions())
+        with acting(read_only=True) as ctx:
+            summary = unit_summary(ctx)
+        return render_template("roles/space.html", title=title, conventions=_unit_conventions(),
+                               summary=summary)
 
     return bp
 

@@ -3,6 +3,7 @@ blueprints every feature declares."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Flask, Response, request
@@ -10,13 +11,27 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from exchange.accounts.sessions import DatabaseSessionInterface
+from exchange.acting import Agent, load_agent
 from exchange.platform import features
 from exchange.platform.services import Services
+from exchange.web.sessions import DatabaseSessionInterface
+
+
+def _agent_loader(services: Services) -> Callable[[str], Agent | None]:
+    """Flask-Login's `current_user` is the `Agent` itself: one reading, one joined query."""
+
+    def load(user_id: str) -> Agent | None:
+        try:
+            key = int(user_id)
+        except ValueError:
+            return None
+        with services.db.reading() as session:
+            return load_agent(session, key)
+
+    return load
 
 
 def init_web(app: Flask, services: Services) -> None:
-    from exchange.accounts.loading import load_user
     from exchange.web import converters, errors, guard, headers, helpers, origin
 
     settings = services.settings
@@ -35,7 +50,7 @@ def init_web(app: Flask, services: Services) -> None:
     login.session_protection = None  # sessions are server-side and rotated at sign-in
     login.login_view = "auth.login"
     login.login_message = "Connectez-vous pour accéder à cette page."
-    login.user_loader(load_user)
+    login.user_loader(_agent_loader(services))
     login.init_app(app)
     CSRFProtect(app)
     origin.init_app(app, settings)  # the token's companion: Origin / Sec-Fetch-Site

@@ -157,22 +157,19 @@ def test_the_role_home_page_summarises_the_unit(app: Flask, clock: FixedClock) -
 
 def test_the_person_page_partial_lists_the_units_fiches(app: Flask, clock: FixedClock) -> None:
     """``fiches/_person_fiches.html`` is what the person's page includes: the link to a new
-    fiche and the fiches the unit sees, rendered in the session that loaded the person."""
+    fiche and the fiches the unit sees (`person_records`, given by the view)."""
     from flask import render_template_string
     from flask_login import login_user
     from sqlalchemy import select
 
-    from exchange.acting import agent_from_row, user_row
-    from tests.fiches.support import services_of, user_id
+    from exchange.fiches.reading import person_records
+    from tests.fiches.support import acting_as
 
     prepared = prepare(app, sign=False)
-    svc = services_of(app)
-    with app.test_request_context("/"), svc.db.unit_of_work() as s:
-        user = user_row(s, user_id(app, "ts.montauban"))
-        assert user is not None
-        login_user(agent_from_row(user))
-        person = s.scalar(select(Person).where(Person.public_id == prepared.person))
+    with app.test_request_context("/"), acting_as(app, "ts.montauban") as ctx:
+        login_user(ctx.agent)
+        person = ctx.session.scalar(select(Person).where(Person.public_id == prepared.person))
         html = render_template_string('{% include "fiches/_person_fiches.html" %}',
-                                      person=person)
+                                      person=person, found=person_records(ctx, person))
     assert f"/fiches/nouvelle/{prepared.person}" in html
     assert f"/fiches/{prepared.fiche}" in html and "Brouillon" in html
