@@ -6,7 +6,7 @@ Builds a temporary SQLite database with the real migrations, four institutions (
 and three social services, 34 units), three conventions and N facts (default 1,000,000) over ten
 years: orientations sent, accepted, declined, recalled; entries with their delays; mid-term
 reviews, renewals and exits, about 6 facts per accompaniment, 150 advisors. Then it times
-`exchange.statistics.indicators` — four GROUP BY queries and the arithmetic of
+`exchange.indicators.facts.indicators` — four GROUP BY queries and the arithmetic of
 `exchange.domain.indicators.compute` — for France Travail, which is party to every convention
 (so every fact is in its scope: the worst case), for a year, a quarter and a month, and for one
 Département. Each case runs once to warm up, then 5 times: the figures are the median wall

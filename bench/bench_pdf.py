@@ -5,8 +5,8 @@ render + sign).
 Run: python bench/bench_pdf.py [--runs N]
 
 Builds a throwaway key store in a temporary folder, renders the two-page sample fiche
-(exchange/pdf/sample.py) and signs it with the institution's PAdES key, then prints the median
-of N runs (default 20) of: render alone, signature alone, countersignature alone and the
+(exchange/fiches/pdf_sample.py) and signs it with the institution's PAdES key, then prints the
+median of N runs (default 20) of: render alone, signature alone, countersignature alone and the
 validation of the signed PDF against the platform CA. Another benchmark can call
 ``reference_times(keystore, owner, runs)`` to measure the same figures in its own run.
 """

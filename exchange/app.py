@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         SECRET_KEY=settings.secret_key,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server-side session
         # Flask-WTF's HTTPS check demands a Referer, which privacy settings and extensions
-        # strip: exchange/security/origin.py checks Origin and Sec-Fetch-Site against
+        # strip: exchange/web/origin.py checks Origin and Sec-Fetch-Site against
         # LIAISON_BASE_URL instead, beside the token.
         WTF_CSRF_SSL_STRICT=False,
         MAX_CONTENT_LENGTH=settings.max_attachment_bytes * 3,

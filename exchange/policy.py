@@ -8,7 +8,7 @@ A DPO's scope is the institution, not the unit: each institution is its own data
 (the conventions: "chaque partie est seule responsable du traitement qu'elle met en œuvre pour
 son propre compte"). The `dpo_*` functions and the institution's *share* below are the one
 place that says which persons, records and audit events a DPO sees and acts on; a request
-about a person of a partner is passed on to that partner (`exchange.rights`), never acted on.
+about a person of a partner is passed on to that partner (`exchange.dpo.rights`), never acted on.
 """
 
 from __future__ import annotations
@@ -244,7 +244,7 @@ def dpo_audit_branches(s: Session, institution_id: int) -> list[ColumnElement[bo
     """`dpo_audit_scope` cut into disjoint conditions that together select the same events:
     one per unit of the institution (one range of the actor-unit index each), and one for the
     events about the institution that other actors wrote. The DPO's search pages through
-    their union (`exchange.audit_search`), so that a page reads index ranges, not the whole
+    their union (`exchange.audit.search`), so that a page reads index ranges, not the whole
     log filtered, however few of the log's events are the institution's."""
     units = list(s.scalars(select(Unit.public_id).where(Unit.institution_id == institution_id)
                            .order_by(Unit.id)))

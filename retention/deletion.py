@@ -17,7 +17,7 @@ transaction that the sweep opens and commits:
    accompaniments, consents, then the persons left without records (their holds were checked
    in step 2) with their share keys recorded as doomed (`retention.shares`: the sweep
    destroys them once the batch commits), and append the audit events with
-   `exchange.audit.record_many`. If anything
+   `exchange.audit.trail.record_many`. If anything
    fails, the savepoint is rolled back and the items are written again one by one, each in
    its own savepoint (``session.begin_nested()``), so that only the item at fault is rolled
    back and reported.

@@ -105,7 +105,7 @@ CHANGE_ACTIONS = frozenset({
 
 
 class SweepServices(Protocol):
-    """What the sweep needs: `exchange.services.Services` is one."""
+    """What the sweep needs: `exchange.platform.services.Services` is one."""
 
     @property
     def db(self) -> Database: ...
@@ -165,7 +165,7 @@ def _day(value: date | None) -> date:
 
 
 def statistics_recorded(session: Session, fiche: Fiche, keystore: KeyStore) -> bool:
-    """Whether the de-identified statistics rows of a fiche exist (`exchange.statistics`), so
+    """Whether the de-identified statistics rows of a fiche exist (`exchange.indicators.facts`), so
     that deleting it leaves the indicators unchanged.
 
     Facts name no fiche (by design), so the check is what can be matched: an accepted

@@ -70,7 +70,7 @@ class LoginFailure(Base):
     """A failed password or second-factor attempt, keyed by account and by address.
 
     Keys are HMAC-SHA256 under a key derived from the server's secret key
-    (`exchange.security.throttle`): the table never holds what was typed in the login field,
+    (`exchange.accounts.throttle`): the table never holds what was typed in the login field,
     and a copy of it does not give it back."""
 
     __tablename__ = "login_failures"

@@ -2,7 +2,7 @@
 
 A failed sign-in gives the same answer whether the account exists or not. The session gets a
 new token after the password and again after the second factor. Password and code guesses, at
-sign-in and on the password-change form, are slowed down by `exchange.security.throttle`.
+sign-in and on the password-change form, are slowed down by `exchange.accounts.throttle`.
 """
 
 from __future__ import annotations

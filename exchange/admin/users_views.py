@@ -6,7 +6,7 @@ An administrator holds no role that opens personal data, and cannot give themsel
 own roles are not theirs to change, nor, once they hold such a role, their own unit. Every grant
 of a role that opens personal data (to a new account, to an account, or carried into another
 institution by a change of unit) is one `user.role_granted.<role>` event about the account,
-which the DPO of the account's institution sees (`exchange.web.dpo_grants`)."""
+which the DPO of the account's institution sees (`exchange.dpo.grants_views`)."""
 
 from __future__ import annotations
 

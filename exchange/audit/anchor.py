@@ -3,7 +3,8 @@
 **The key.** Events are chained by HMAC-SHA256 under a sub-key of the master key
 (`MasterKey.audit_chain_key`, keys/README.md). The app's services bind, for their database
 engine, where that key comes from (`bind`); `chain_key(session)` finds it from any session on
-that engine, so that `exchange.audit.record` keeps its signature and no caller handles the key.
+that engine, so that `exchange.audit.trail.record` keeps its signature and no caller handles
+the key.
 
 **The anchor.** A database writer who cannot recompute the chain can still cut its end and
 move the head row back: what remains is a shorter, intact chain. The anchor is the head as last
@@ -268,8 +269,8 @@ def binding_of(session: Session) -> Binding:
     engine = getattr(bind, "engine", bind)
     found = _BOUND.get(engine)
     if found is None:
-        raise RuntimeError("no audit chain key is bound to this database (exchange.services "
-                           "binds it)")
+        raise RuntimeError("no audit chain key is bound to this database "
+                           "(exchange.platform.services binds it)")
     return found
 
 

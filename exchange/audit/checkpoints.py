@@ -58,7 +58,7 @@ at its seq, that the log was rewritten. It also fails when:
   beyond every signed checkpoint, or the head row's `keyed_from` is not the signed one;
 - the newest checkpoint is older than three scheduler intervals (with no checkpoint at all:
   the log's first event is);
-- the anchor (`exchange.audit_anchor`) is not authentic, lies beyond the end of the log, names
+- the anchor (`exchange.audit.anchor`) is not authentic, lies beyond the end of the log, names
   another hash at its seq, or counts more checkpoints than the table holds.
 
 The report names the first event or checkpoint, in sequence order, that does not match.

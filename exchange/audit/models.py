@@ -57,7 +57,7 @@ class AuditHead(Base):
 
 class AuditCheckpoint(Base):
     """The platform's Ed25519 signature over the chain's length and head hash at one moment
-    (`exchange.audit_checkpoints`). `signed` is the SignedManifest; the other columns copy its
+    (`exchange.audit.checkpoints`). `signed` is the SignedManifest; the other columns copy its
     payload for queries and are checked against it. Kinds: periodic, manual, prune (the cut
     below which a purge deleted the events). The signed payload also numbers the checkpoint
     (1, 2, ... in the order they are written), so that a deleted row shows."""

@@ -6,8 +6,8 @@ from that row on, and whoever can write the database but does not hold the maste
 recompute it: a rewritten, renumbered or appended event shows even after the last signed
 checkpoint. Events appended before the chain was keyed keep their plain SHA-256 hashes: they
 end at `AuditHead.keyed_from` - 1, which signed checkpoints carry, and verification requires a
-signed checkpoint at or beyond them (`exchange.audit_checkpoints`). Cutting the end of the log
-shows against the anchor kept outside the database (`exchange.audit_anchor`) and against the
+signed checkpoint at or beyond them (`exchange.audit.checkpoints`). Cutting the end of the log
+shows against the anchor kept outside the database (`exchange.audit.anchor`) and against the
 checkpoint schedule. Events carry opaque ids, fixed action names and fixed purposes only:
 `record` refuses anything that could be free text.
 """
@@ -193,7 +193,7 @@ def chain_hash(prev_hash: str, seq: int | str, at: datetime | str, actor_user_id
     """THE hash rule. The message is the previous hash, then each field of HASHED_COLUMNS as
     text (`format_at` for the time), each preceded by 0x1f; an absent field is 0x00, so that
     None and "" differ. The hash is HMAC-SHA256 of the message under `key`, the chain key
-    (`exchange.audit_anchor.chain_key`), as lowercase hex; with `key=None`, the SHA-256 of the
+    (`exchange.audit.anchor.chain_key`), as lowercase hex; with `key=None`, the SHA-256 of the
     events appended before the chain was keyed. Takes the raw values a row holds, as named
     arguments, because verifying a million events calls it a million times: one call, one
     join, one digest."""
@@ -321,9 +321,9 @@ def verify(
     """Walk the stored chain from `start` (after a purge: the purge checkpoint's sequence
     number + 1 and hash) to the head, or only to `stop`; see `verify_rows`. The chain is keyed
     from `keyed_from` on, by default from where the head row says (which only a signed
-    checkpoint vouches for: `exchange.audit_checkpoints` checks it).
+    checkpoint vouches for: `exchange.audit.checkpoints` checks it).
 
-    On SQLite the fast walk (`exchange.audit_walk`) first verifies as far as it can, in
+    On SQLite the fast walk (`exchange.audit.walk`) first verifies as far as it can, in
     `workers` processes (by default one per processor when the log is long), and `verify_rows`
     walks the rest from there: it names the first bad event exactly as a walk from `start`
     would, since everything before it is verified."""

@@ -1,7 +1,7 @@
 """The fast walk of the audit chain on SQLite, in this process or in worker processes.
 
-`exchange.audit.verify` asks this module how far the chain verifies from a starting point,
-then walks the rest with the reference walk (`exchange.audit.verify_rows`), which names the
+`exchange.audit.trail.verify` asks this module how far the chain verifies from a starting point,
+then walks the rest with the reference walk (`exchange.audit.trail.verify_rows`), which names the
 first bad event. So this walk only has to be right when it says "verified": any batch it
 cannot vouch for (a bad hash or link, a missing event, a value the hash rule does not expect)
 ends it, and the reference walk takes over from that batch's first event, in the state the
@@ -13,7 +13,7 @@ driver pays per column (it lets go of the GIL and takes it back for each) and pe
 is why the workers read through apsw, whose rows cost about half as much. SQLite
 renders what it renders exactly and cheaply (the sequence number as text, absent values as
 NUL, the "+00:00" of the time); Python joins the 12 values, puts the "T" into the time and
-hashes: the bytes `exchange.audit.chain_hash` hashes (see `_passes`). The HMAC is RFC 2104
+hashes: the bytes `exchange.audit.trail.chain_hash` hashes (see `_passes`). The HMAC is RFC 2104
 with its two padded-key states hashed once per walk (`Mac`): per event, two copies and two
 short updates, not the key schedule `hmac.new` would redo. Building the whole text
 in SQL costs more than the columns it saves: every `||` copies the string, and `printf` stops
@@ -29,7 +29,7 @@ that may run threads (the web server, the scheduler) is left running, as a fork 
 would. The chain key reaches a worker in that JSON, through the pipe: never in its arguments,
 its environment or a file.
 Workers read the last committed log, and the caller's transaction must see the same events
-(`exchange.audit.verify` counts them).
+(`exchange.audit.trail.verify` counts them).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Two stages, both plain functions:
 
 - :func:`aggregate` reduces fact records (:class:`Fact`, one per state change) to
   :class:`Aggregates`: a few small counters for one scope, one period and one axis. The
-  database computes the very same ``Aggregates`` with ``GROUP BY`` (``exchange.statistics``),
+  database computes the very same ``Aggregates`` with ``GROUP BY`` (``exchange.indicators.facts``),
   which is what the screens use: a million facts never cross into Python. This function is the
   reference the SQL is tested against.
 - :func:`compute` does the arithmetic on ``Aggregates`` — sums, means, medians, shares, the
@@ -174,7 +174,7 @@ def quarter_of(month: date) -> int:
 
 @dataclass(frozen=True, kw_only=True)
 class Fact:
-    """One statistics row (``exchange.models.statistics.StatFact``), without its id."""
+    """One statistics row (``exchange.indicators.models.StatFact``), without its id."""
 
     event: str
     axis: int
@@ -228,7 +228,7 @@ FlowKey = tuple[str, int, int, int, int]
 
 @dataclass(frozen=True)
 class Aggregates:
-    """Small counters for one scope, period and axis. ``exchange.statistics`` fills the same
+    """Small counters for one scope, period and axis. ``exchange.indicators.facts`` fills the same
     structure from SQL; zero counts are left out of every mapping."""
 
     period: Period
@@ -253,7 +253,7 @@ def nonzero(counts: Mapping[K, int]) -> dict[K, int]:
 
 class Tally:
     """The counters an :class:`Aggregates` is made of. Both reductions add to one — `aggregate`
-    fact by fact, `exchange.statistics` group by group (``n`` facts at once) — so that a fact
+    fact by fact, `exchange.indicators.facts` group by group (``n`` facts at once) — so that a fact
     counts the same way in both; only the choice of facts differs."""
 
     def __init__(self, period: Period, caseload_month: date) -> None:

@@ -12,7 +12,7 @@ accompaniments, documents, receipts, the institution's rights requests), with th
 role, unit and institution, never the actor's name. A partner that received a fiche answers
 for its own processing of it: the recipients listed tell the person whom to ask.
 
-The caller (`exchange.web.rights`) records the one ``rights.access_export`` event before
+The caller (`exchange.dpo.rights_views`) records the one ``rights.access_export`` event before
 collecting, so the export lists itself.
 """
 

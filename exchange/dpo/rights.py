@@ -7,8 +7,8 @@ index and, once found, the person's public id. The answer, like a breach's free 
 sealed document readable only by the DPO's institution (`DocumentStore.seal`, one reader).
 
 What the DPO does for a person hangs on a request of the matching kind and is audited with the
-purpose ``dpo_request``: the access export (`exchange.rights_export`), rectification of the
-identity (through `exchange.persons.rectify_identity`) and, for the person's fiches, a
+purpose ``dpo_request``: the access export (`exchange.dpo.export`), rectification of the
+identity (through `exchange.persons.identities.rectify_identity`) and, for the person's fiches, a
 "rectification demandée" mark that their sending unit answers with a new signed version
 (`exchange.fiches.rectification`: the DPO never reads a fiche), restriction (art. 18: sets
 `Person.restricted`, which the domain checks before any sending) and erasure on request (art.
@@ -678,7 +678,7 @@ def restricted_by(ctx: Context, person: Person) -> Institution | None:
 
 def erase_person(svc: Services, session: Session, person: Person, *,
                  institution_id: int) -> list[tuple[str, str]]:
-    """Erase ``institution_id``'s share of ``person`` (`exchange.erasure.erase_share`): its
+    """Erase ``institution_id``'s share of ``person`` (`exchange.dpo.erasure.erase_share`): its
     units' links, the consents it recorded, its wraps of the person's documents (and the
     documents only it could read), the fiches and accompaniments only it had a side of, and,
     once committed, its share key of the person, which makes its copies unreadable in old

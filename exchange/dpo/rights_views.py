@@ -3,10 +3,10 @@ rectification, restriction, erasure), the register of processing activities (art
 breach register (art. 33). Reserved to the dpo role by the guard (blueprint_roles()["rights"]).
 
 Names and birth dates travel only in POST bodies; URLs carry public ids of requests and
-breaches. The use cases (`exchange.rights`) write the audit events; a refusal is shown as a
+breaches. The use cases (`exchange.dpo.rights`) write the audit events; a refusal is shown as a
 flashed message after its event is committed.
 
-A DPO sees their own institution's register and persons only (`exchange.rights`, through
+A DPO sees their own institution's register and persons only (`exchange.dpo.rights`, through
 `exchange.policy`). An id of another institution's request, breach or fiche answers 404, as an
 id that does not exist, and the refusal is audited (``access.refused``): `rights.NotFound` is
 a `policy.NotVisible`, left to leave the view for the app's handler (`exchange.web.errors`),

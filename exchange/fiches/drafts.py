@@ -153,7 +153,7 @@ def save_draft(ctx: Context, fiche: Fiche, fields: dict[str, str | list[str]]) -
 
 def add_attachment(ctx: Context, fiche: Fiche, name: str, content_type: str,
                    data: bytes) -> Document:
-    """`name`, `content_type` and `data` come from the upload check (exchange.uploads)."""
+    """`name`, `content_type` and `data` come from the upload check (exchange.platform.uploads)."""
     _require_draft(fiche)
     draft = read_draft(ctx, fiche)
     if len(draft["attachments"]) >= MAX_ATTACHMENTS:

@@ -1,7 +1,7 @@
 """Fiches de liaison, their signed receipts, and the accompaniments accepted orientations start.
 
 Rows hold ids, states, dates and fixed-list reasons only. Everything written by a person — the
-fiche's content, free-text reasons — lives in sealed documents (`exchange.models.documents`).
+fiche's content, free-text reasons — lives in sealed documents (`exchange.platform.models`).
 """
 
 from __future__ import annotations

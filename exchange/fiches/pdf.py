@@ -99,7 +99,8 @@ class AttachmentLine:
 @dataclass(frozen=True)
 class FicheDocument:
     """Everything the PDF shows, as the caller worded it. Dates are already in French
-    (:func:`exchange.pdf.french.long_date`). ``sections`` is the content of the form in order:
+    (:func:`exchange.platform.pdf.french.long_date`). ``sections`` is the content of the
+    form in order:
     ``(label, value)`` where a list value prints as a bullet list (the barriers) and a string
     value as paragraphs (blank lines separate paragraphs, single newlines are kept).
     ``countersigned_by`` is the unit manager when the fiche goes « sous couvert » of them.
@@ -139,7 +140,7 @@ class FicheDocument:
 
 def _text(value: str) -> str:
     """``value`` as Paragraph markup that prints literally: unprintable characters replaced
-    (see :mod:`exchange.pdf.fonts`), ``& < >`` escaped, newlines kept as line breaks."""
+    (see :mod:`exchange.platform.pdf.fonts`), ``& < >`` escaped, newlines kept as line breaks."""
     return escape(fonts.printable(value)).replace("\t", " ").replace("\n", "<br/>")
 
 

@@ -101,7 +101,7 @@ def sign_fiche_pdf(
     reason: str,
     location: str,
 ) -> bytes:
-    """``pdf`` (unsigned, as :func:`exchange.pdf.render_fiche_pdf` made it) signed in PAdES
+    """``pdf`` (unsigned, as :func:`exchange.fiches.pdf.render_fiche_pdf` made it) signed in PAdES
     B-B by institution ``owner``, on behalf of ``signer_name``, in field ``Signature1``."""
     if _field_names(pdf):
         raise FichePdfError("the PDF is already signed")

@@ -1,4 +1,4 @@
-"""From a fiche's signed content to its PDF, and the PDF's signatures (`exchange.pdf`)."""
+"""From a fiche's signed content to its PDF, and the PDF's signatures (`exchange.fiches.pdf`)."""
 
 from __future__ import annotations
 

@@ -179,7 +179,7 @@ def aggregates(session: Session, scope: Scope, period: Period, today: date,
     queries (docs/indicators.md says what each indicator counts).
 
     Each query filters on ``event`` first and groups by a prefix of the index it reads
-    (`exchange.models.statistics`), so that SQLite streams the groups instead of sorting every
+    (`exchange.indicators.models`), so that SQLite streams the groups instead of sorting every
     row; the finer groups it returns (per convention, month, axis) are summed here."""
     where = [_scope_clause(session, scope)]
     if axis is not None:

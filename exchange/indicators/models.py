@@ -1,5 +1,5 @@
 """De-identified statistics facts: one row per state change of an orientation or an
-accompaniment, written in the same transaction as the change (`exchange.statistics`).
+accompaniment, written in the same transaction as the change (`exchange.indicators.facts`).
 
 A row holds what the steering committee counts and nothing that names anyone: no person or
 fiche id, no name, birth date or free text. Dates are months (the first day of the month), the
@@ -26,7 +26,7 @@ from exchange.platform.types import UTCDateTime
 
 class StatFact(Base):
     __tablename__ = "stat_facts"
-    # Each query of exchange.statistics.aggregates reads one of the first three indexes alone
+    # Each query of exchange.indicators.facts.aggregates reads one of the first three indexes alone
     # and groups by a prefix of it, so that the database streams its groups without sorting:
     # the indicators of a year over a million facts take a fraction of a second (bench/).
     __table_args__ = (

@@ -1,7 +1,7 @@
 """The steering indicators on screen: the coordinator's space (their institution, and each
 convention it is party to) and the unit manager's page for their unit.
 
-The figures are de-identified (`exchange.statistics`); nothing here reads a person, a fiche or
+The figures are de-identified (`exchange.indicators.facts`); nothing here reads a person, a fiche or
 an accompaniment. The filters are GET parameters naming a period and an axis only (``annee``,
 ``trimestre``, ``mois``, ``axe``). Each page, CSV export and annual report writes one audit
 event. A convention's page shows the same figures to both of its parties.

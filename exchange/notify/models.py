@@ -1,5 +1,5 @@
 """The e-mail outbox: one row per message to send, written in the same transaction as the event
-that causes it, delivered later by `exchange.notify.deliver_pending`.
+that causes it, delivered later by `exchange.notify.outbox.deliver_pending`.
 
 A row holds no personal data of a job seeker: a kind from a fixed list, a staff address, and a
 link path made of route words and opaque ids. The text of the message comes from the kind.

@@ -3,7 +3,7 @@ give the sending code the facts it checks (`consent_facts`).
 
 A consent covers one axis and one recipient institution: an institution that is the other
 party of a convention in force with the user's institution that opens that axis. It is
-collected on a signed paper form, whose scan (checked by `exchange.uploads`) is sealed as a
+collected on a signed paper form, whose scan (checked by `exchange.platform.uploads`) is sealed as a
 document readable by the collecting institution only, or in front of the professional, who
 attests it. Neither the scan's file name nor anything else typed about the person is stored in
 clear: the download is named after the consent's public id.

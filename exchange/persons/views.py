@@ -1,7 +1,7 @@
 """Persons and their consent: search, create, read, rectify; record, withdraw and print.
 
 Ids in URLs are public ids; names and birth dates travel only in POST bodies (the search is a
-POST). Each view calls the use cases of `exchange.persons` and `exchange.consents`, which write
+POST). Each view calls the use cases of `exchange.persons` (identities, consents), which write
 the one audit event of each read or write; a person or consent the user's unit may not see is a
 404. Social workers and advisors record and change; a unit manager reads.
 """
@@ -39,11 +39,6 @@ bp = Blueprint("persons", __name__, url_prefix="/personnes")
 UNREADABLE_STATUS = 409
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-# -- forms -------------------------------------------------------------------------------------
-# The forms carry the CSRF token and render the fields; the rules and their French messages
-# are the domain's (exchange.domain.identity, exchange.consents), so no WTForms validator here.
 
 
 def _refuse(form: FlaskForm, errors: dict[str, str]) -> None:

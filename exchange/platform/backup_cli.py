@@ -1,4 +1,4 @@
-"""`flask backup create|verify|restore`: the commands of exchange/backup.py."""
+"""`flask backup create|verify|restore`: the commands of exchange/platform/backup.py."""
 
 from __future__ import annotations
 

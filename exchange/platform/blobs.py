@@ -11,7 +11,8 @@ once it commits. A process killed in between leaves at most unreferenced files, 
 `orphans()` finds.
 
 `BlobStore` is the whole interface the portal uses; `FolderBlobStore` (here) and `S3BlobStore`
-(`exchange.blobs_s3`, an S3-compatible object store for multi-host deployments) implement it.
+(`exchange.platform.blobs_s3`, an S3-compatible object store for multi-host deployments)
+implement it.
 Both only ever receive ciphertext.
 """
 

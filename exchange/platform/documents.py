@@ -136,7 +136,7 @@ class DocumentStore:
 
     def destroy(self, document: Document, *, background: bool = False) -> None:
         """Delete the wraps and the row now, the ciphertext once the transaction commits
-        (with `background`, in a thread: `exchange.blobs.delete_after_commit`)."""
+        (with `background`, in a thread: `exchange.platform.blobs.delete_after_commit`)."""
         delete_after_commit(self.session, self.blobs, document.blob, background=background)
         # The database deletes the wraps with the row (ON DELETE CASCADE): forgetting those the
         # session holds spares it a statement per wrap.

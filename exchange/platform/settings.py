@@ -37,9 +37,9 @@ class Settings:
     master_key_file: Path
     epoch_key_dir: Path
     blob_dir: Path
-    share_key_dir: Path | None = None  # None: <epoch_key_dir parent>/shares (exchange.services)
+    share_key_dir: Path | None = None  # None: <epoch_key_dir parent>/shares (services.py)
     blob_url: str = field(default="", repr=False)  # s3://... : an object store replaces blob_dir
-    log_format: str = "plain"  # "json": one JSON line per event on stdout (exchange.logs)
+    log_format: str = "plain"  # "json": one JSON line per event on stdout (exchange.platform.logs)
     base_url: str = "http://127.0.0.1:5000"
     smtp_host: str = ""
     smtp_port: int = 25
@@ -50,7 +50,7 @@ class Settings:
     mail_from: str = "liaison@localhost"
     session_idle_minutes: int = 30
     session_lifetime_hours: int = 12
-    # Sign-in throttling (exchange.security.throttle): the growing delay of one account from one
+    # Sign-in throttling (exchange.accounts.throttle): the growing delay of one account from one
     # address, the same for one address over all accounts, a short delay for one account over
     # all addresses.
     login_free_failures: int = 3

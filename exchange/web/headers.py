@@ -24,7 +24,7 @@ def apply(response: Response, *, hsts: bool, static: bool) -> Response:
     headers["X-Content-Type-Options"] = "nosniff"
     # Nothing leaves for another site; our own pages keep their origin, which browsers then
     # send as `Origin` on our forms (under no-referrer they send `Origin: null`), for the CSRF
-    # origin check (exchange/security/origin.py).
+    # origin check (exchange/web/origin.py).
     headers["Referrer-Policy"] = "same-origin"
     headers["X-Frame-Options"] = "DENY"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"

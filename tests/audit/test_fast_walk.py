@@ -1,4 +1,4 @@
-"""The fast walk of the chain on SQLite (`exchange.audit_walk`) hashes exactly what the rule
+"""The fast walk of the chain on SQLite (`exchange.audit.walk`) hashes exactly what the rule
 (`audit.chain_hash`) hashes, vouches only for what the reference walk accepts, and, split
 across worker processes, names the same first bad event as the reference walk from the start.
 """

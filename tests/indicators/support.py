@@ -146,7 +146,7 @@ def org(app: Flask) -> Org:
 
 
 def facts(o: Org) -> list[Fact]:
-    """The facts `exchange.statistics.record_fact` would have written for the history."""
+    """The facts `exchange.indicators.facts.record_fact` would have written for the history."""
     out: list[Fact] = []
 
     def fact(event: str, conv: str, axis: int, sender: str, receiver: str, rsa: bool | None,

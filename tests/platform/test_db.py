@@ -1,6 +1,7 @@
-"""The two kinds of transaction (`exchange.db`): a unit of work writes and, on SQLite, holds the
-one write lock from its start; a reading cannot write, reads one snapshot, and neither waits for
-a writer nor makes one wait. Run on SQLite by default and on PostgreSQL with TEST_DATABASE_URL.
+"""The two kinds of transaction (`exchange.platform.db`): a unit of work writes and, on
+SQLite, holds the one write lock from its start; a reading cannot write, reads one snapshot,
+and neither waits for a writer nor makes one wait. Run on SQLite by default and on PostgreSQL
+with TEST_DATABASE_URL.
 """
 
 from __future__ import annotations

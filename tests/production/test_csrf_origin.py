@@ -2,7 +2,7 @@
 
 Every state-changing request needs the form's token and must come from the portal itself: an
 `Origin` equal to LIAISON_BASE_URL's origin, or, without a usable Origin, `Sec-Fetch-Site:
-same-origin` (exchange/security/origin.py). A request with neither is refused in production. The
+same-origin` (exchange/web/origin.py). A request with neither is refused in production. The
 Referer is not required: before this check, the HTTPS Referer check of Flask-WTF refused every
 form of a production portal, since its own Referrer-Policy made browsers send none.
 """

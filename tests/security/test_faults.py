@@ -3,8 +3,8 @@ in the middle of signing or sending. The user gets a French message and no trace
 partial is left in the database, and a restart (plus the orphan-blob purge) recovers.
 
 The tests run as whatever user the suite runs as; as root, chmod does not stop writes, so the
-blob store is made full or read-only at the system-call boundary (`os.open` in exchange.blobs
-fails with ENOSPC / EROFS, as the kernel would say)."""
+blob store is made full or read-only at the system-call boundary (`os.open` in
+exchange.platform.blobs fails with ENOSPC / EROFS, as the kernel would say)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """PAdES signature and countersignature of the fiche PDF, checked by two independent
-validators: pyHanko (through exchange.pdf.validate_fiche_pdf, trusting only the platform CA)
+validators: pyHanko (through exchange.fiches.pdf.validate_fiche_pdf, trusting only the platform CA)
 and poppler's pdfsig (NSS, with a throwaway database that trusts only the platform CA)."""
 
 from __future__ import annotations
