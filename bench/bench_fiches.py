@@ -35,7 +35,7 @@ from exchange.domain.clock import FixedClock
 from exchange.domain.identity import Identity
 from exchange.domain.vocabulary import FicheKind
 from exchange.fiches import drafts, sending, signing
-from exchange.fiches.common import one_document, owner_of_unit
+from exchange.fiches.common import CONTENT, one_document, owner_of_unit
 from exchange.fiches.rendering import render_pdf, sign_pdf
 from exchange.org.models import Institution, Unit
 from exchange.persons import consents
@@ -124,7 +124,7 @@ def _render_and_sign_alone(svc: Any, fiche_pid: str) -> tuple[float, float]:
         ctx = _context(svc, s, "ts.lodeve")
         fiche = visible_fiche(s, ctx.agent, fiche_pid)
         owner = owner_of_unit(s, fiche.sender_unit_id)
-        document = one_document(s, fiche, signing.CONTENT)
+        document = one_document(s, fiche, CONTENT)
         content = json.loads(ctx.documents.open(document, owner))
         keystore = svc.keystore(s)
         institution = fiche.sender_unit.institution.name

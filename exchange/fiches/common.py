@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from exchange.acting import Context
 from exchange.domain.errors import DomainError
 from exchange.domain.vocabulary import Axis
 from exchange.fiches.models import Fiche
@@ -17,6 +18,12 @@ from exchange.org.models import Institution, Unit
 from exchange.platform.models import Document
 from retention.policy import RetentionRule, horizon
 
+# The roles of a fiche's sealed documents.
+DRAFT = "draft"
+CONTENT = "content"
+PDF = "pdf"
+ATTACHMENT = "attachment"
+NOTE = "note"
 
 class FicheError(DomainError):
     """A refusal to show the user, in plain French."""
@@ -83,3 +90,14 @@ def canonical_json(value: Any) -> bytes:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def attachment_documents(ctx: Context, fiche: Fiche) -> list[Document]:
+    """In the order of the fiche's attachment list."""
+    return documents_of(ctx.session, fiche, ATTACHMENT)
+
+
+def requires_countersign(fiche: Fiche) -> bool:
+    """The convention's countersigning applies to what the social service sends."""
+    return bool(fiche.convention.countersign_required
+                and fiche.sender_unit.institution.kind in ("departement", "ccas_cias"))

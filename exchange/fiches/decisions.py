@@ -3,24 +3,18 @@ starts), decline (a reason from the list and a sealed free text)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import select
-
 from exchange.accounts.models import User
 from exchange.acting import Context
 from exchange.domain import fiches as rules
 from exchange.domain.clock import paris_date
 from exchange.domain.vocabulary import DeclineReason, FicheKind, FicheState
-from exchange.fiches import routing
-from exchange.fiches.common import FicheError, institution_of, one_document, owner_of_unit
+from exchange.fiches.common import NOTE, FicheError, institution_of, one_document, owner_of_unit
 from exchange.fiches.models import Accompaniment, Fiche, Receipt
+from exchange.fiches.verification import verified_manifest
 from exchange.indicators.facts import record_fact
 from exchange.notify import outbox as notify
 from exchange.policy import is_recipient, share_person
-from keys.manifest import SignedManifest, sign_manifest, verify_manifest
-
-NOTE = "note"
+from keys.manifest import sign_manifest
 
 
 def seal_note(ctx: Context, fiche: Fiche, text: str, readers: list[str] | None = None) -> None:
@@ -42,13 +36,6 @@ def _epoch(ctx: Context, fiche: Fiche) -> str:
     from exchange.fiches.drafts import working_epoch
 
     return working_epoch(ctx)
-
-
-def read_note(ctx: Context, fiche: Fiche) -> str:
-    document = one_document(ctx.session, fiche, NOTE)
-    if document is None:
-        return ""
-    return ctx.documents.open(document, ctx.owner).decode()
 
 
 def _require_recipient(ctx: Context, fiche: Fiche) -> None:
@@ -86,24 +73,6 @@ def acknowledge(ctx: Context, fiche: Fiche) -> Receipt:
     ctx.record("fiche.acknowledged", "fiche", fiche.public_id)
     _notify_sender(ctx, fiche, "fiche_acknowledged")
     return receipt
-
-
-def verified_manifest(ctx: Context, fiche: Fiche) -> dict[str, Any]:
-    """The sender's manifest of the version in force, checked against the sender institution's
-    key and against the row (SignatureInvalid, ManifestMismatch: `routing`)."""
-    if fiche.manifest is None:
-        raise FicheError("Cette fiche n'est pas signée.")
-    return routing.verified(ctx, fiche, fiche.manifest, fiche.version)
-
-
-def verified_receipt(ctx: Context, fiche: Fiche, receipt: Receipt) -> dict[str, Any]:
-    """A receipt, checked against the recipient institution's key and the row
-    (SignatureInvalid)."""
-    signed = verify_manifest(ctx.svc.keystore(ctx.session),
-                             SignedManifest.from_bytes(receipt.signed),
-                             expected_owner=owner_of_unit(ctx.session, fiche.recipient_unit_id))
-    routing.check_receipt(ctx, fiche, signed)
-    return signed
 
 
 def accept(ctx: Context, fiche: Fiche) -> Accompaniment:
@@ -153,6 +122,3 @@ def decline(ctx: Context, fiche: Fiche, reason: str, text: str) -> None:
     _notify_sender(ctx, fiche, "fiche_declined")
 
 
-def receipts_of(ctx: Context, fiche: Fiche) -> list[Receipt]:
-    return list(ctx.session.scalars(select(Receipt).where(Receipt.fiche_id == fiche.id)
-                                    .order_by(Receipt.id)))

@@ -16,7 +16,15 @@ from sqlalchemy.orm import Session
 from exchange.acting import Context
 from exchange.domain import fiches as rules
 from exchange.domain.vocabulary import Axis, FicheKind, FicheState, InstitutionKind
-from exchange.fiches.common import FicheError, documents_of, one_document, owner_of_unit, sha256_hex
+from exchange.fiches.common import (
+    ATTACHMENT,
+    DRAFT,
+    FicheError,
+    attachment_documents,
+    one_document,
+    owner_of_unit,
+    sha256_hex,
+)
 from exchange.fiches.models import Accompaniment, Fiche
 from exchange.org.models import Convention, Institution, Unit
 from exchange.persons.models import Person
@@ -24,8 +32,6 @@ from exchange.platform.models import Document
 from exchange.policy import share_person
 from retention.policy import epoch_of
 
-DRAFT = "draft"
-ATTACHMENT = "attachment"
 MAX_ATTACHMENTS = 10
 
 
@@ -169,11 +175,6 @@ def add_attachment(ctx: Context, fiche: Fiche, name: str, content_type: str,
     # The fiche is the object: the draft's copy of the attachment is re-sealed at signing.
     ctx.record("attachment.added", "fiche", fiche.public_id)
     return document
-
-
-def attachment_documents(ctx: Context, fiche: Fiche) -> list[Document]:
-    """In the order of the fiche's attachment list."""
-    return documents_of(ctx.session, fiche, ATTACHMENT)
 
 
 def remove_attachment(ctx: Context, fiche: Fiche, document_public_id: str) -> None:

@@ -23,18 +23,26 @@ from exchange.acting import Context
 from exchange.domain import accompaniment as accompaniment_rules
 from exchange.domain import fiches as rules
 from exchange.domain.vocabulary import FicheKind, FicheState
-from exchange.fiches import drafts, signing
 from exchange.fiches.common import (
+    CONTENT,
+    NOTE,
+    PDF,
     TAMPERED,
     FicheError,
     FicheTampered,
+    attachment_documents,
     one_document,
     owner_of_unit,
+    requires_countersign,
     sha256_hex,
 )
-from exchange.fiches.decisions import read_note, receipts_of, verified_manifest, verified_receipt
 from exchange.fiches.models import Accompaniment, Fiche, Receipt
-from exchange.fiches.rendering import pdf_is_valid
+from exchange.fiches.verification import (
+    pdf_is_valid,
+    receipts_of,
+    verified_manifest,
+    verified_receipt,
+)
 from exchange.persons.models import Person
 from exchange.platform.models import Document
 from exchange.policy import accompaniment_query, fiche_query, is_recipient, is_sender
@@ -113,7 +121,7 @@ def check_fiche(ctx: Context, fiche: Fiche) -> OpenedFiche:
     be opened; FicheTampered, not recorded, when a check fails."""
     seen = _seen(ctx, fiche)
     if fiche.state in (FicheState.DRAFT.value, FicheState.CANCELLED.value) and \
-            one_document(ctx.session, fiche, signing.CONTENT) is None:
+            one_document(ctx.session, fiche, CONTENT) is None:
         raise FicheError("Cette fiche est un brouillon : ouvrez-la depuis vos brouillons.")
     recipient = is_recipient(ctx.agent, fiche)
     if recipient and fiche.state == FicheState.RECALLED.value:
@@ -122,7 +130,7 @@ def check_fiche(ctx: Context, fiche: Fiche) -> OpenedFiche:
     owner = reader_owner(ctx)
     try:
         manifest = verified_manifest(ctx, fiche)
-        document = one_document(ctx.session, fiche, signing.CONTENT)
+        document = one_document(ctx.session, fiche, CONTENT)
         if document is None:
             raise FicheTampered(TAMPERED)
         raw = ctx.documents.open(document, owner)
@@ -137,7 +145,7 @@ def check_fiche(ctx: Context, fiche: Fiche) -> OpenedFiche:
         receipts = [verified_receipt(ctx, fiche, receipt) for receipt in receipts_of(ctx, fiche)]
     except (KeysError, FicheTampered, ValueError):
         raise FicheTampered(TAMPERED, code="fiche_tampered") from None
-    documents = drafts.attachment_documents(ctx, fiche)
+    documents = attachment_documents(ctx, fiche)
     return OpenedFiche(fiche, content, manifest,
                        list(zip(documents, content.get("attachments", []), strict=False)),
                        receipts, _note(ctx, fiche), seen)
@@ -151,7 +159,7 @@ def _note(ctx: Context, fiche: Fiche) -> str:
 
 
 def _checked_pdf(ctx: Context, fiche: Fiche, manifest: dict[str, Any], owner: str) -> bytes:
-    document = one_document(ctx.session, fiche, signing.PDF)
+    document = one_document(ctx.session, fiche, PDF)
     if document is None:
         raise FicheTampered(TAMPERED)
     pdf = ctx.documents.open(document, owner)
@@ -184,7 +192,7 @@ def signed_pdf(ctx: Context, fiche: Fiche) -> bytes:
 def attachment(ctx: Context, fiche: Fiche, document_public_id: str) -> tuple[dict[str, Any], bytes]:
     """An attachment's listing entry (name, type) and bytes, checked against the manifest."""
     _require_party(ctx, fiche)
-    documents = drafts.attachment_documents(ctx, fiche)
+    documents = attachment_documents(ctx, fiche)
     index = next((i for i, d in enumerate(documents) if d.public_id == document_public_id), None)
     if index is None:
         raise FicheError("Cette pièce jointe n'existe pas.")
@@ -194,7 +202,7 @@ def attachment(ctx: Context, fiche: Fiche, document_public_id: str) -> tuple[dic
         expected = manifest["attachments_sha256"][index]
         if sha256_hex(data) != expected:
             raise FicheTampered(TAMPERED)
-        content_doc = one_document(ctx.session, fiche, signing.CONTENT)
+        content_doc = one_document(ctx.session, fiche, CONTENT)
         assert content_doc is not None
         entry = json.loads(ctx.documents.open(content_doc, reader_owner(ctx)))["attachments"][index]
     except (KeysError, FicheTampered, IndexError, AssertionError):
@@ -230,9 +238,9 @@ def unit_summary(ctx: Context) -> dict[str, int]:
         "to_decide": count(Fiche.recipient_unit_id == unit, Fiche.state == "acknowledged",
                            Fiche.kind.in_([k.value for k in FicheKind if k.is_orientation])),
         "drafts": count(Fiche.sender_unit_id == unit, Fiche.state == "draft"),
-        "to_countersign": sum(1 for f in signed if signing.requires_countersign(f)),
+        "to_countersign": sum(1 for f in signed if requires_countersign(f)),
         "to_send": count(Fiche.sender_unit_id == unit, Fiche.state == "countersigned")
-        + sum(1 for f in signed if not signing.requires_countersign(f)),
+        + sum(1 for f in signed if not requires_countersign(f)),
         "caseload": len(caseload),
         "entry_overdue": sum(1 for a in caseload if accompaniment_rules.entry_overdue(
             a.proposal_date, a.entry_date, today)),
@@ -251,3 +259,10 @@ def person_records(ctx: Context, person: Person) -> dict[str, Any]:
         "accompaniments": list(ctx.session.scalars(accompaniment_query(ctx.agent).where(
             Accompaniment.person_id == person.id).order_by(Accompaniment.proposal_date.desc()))),
     }
+
+
+def read_note(ctx: Context, fiche: Fiche) -> str:
+    document = one_document(ctx.session, fiche, NOTE)
+    if document is None:
+        return ""
+    return ctx.documents.open(document, ctx.owner).decode()

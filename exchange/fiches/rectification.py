@@ -35,6 +35,8 @@ from exchange.domain.errors import ValidationFailed
 from exchange.domain.vocabulary import FicheKind, FicheState
 from exchange.fiches import routing, signing
 from exchange.fiches.common import (
+    CONTENT,
+    PDF,
     TAMPERED,
     FicheError,
     FicheTampered,
@@ -47,7 +49,8 @@ from exchange.fiches.common import (
 )
 from exchange.fiches.models import Fiche, FicheRectificationMark, FicheVersion
 from exchange.fiches.pdf import render_fiche_pdf
-from exchange.fiches.rendering import fiche_document, pdf_is_valid, sign_pdf
+from exchange.fiches.rendering import fiche_document, sign_pdf
+from exchange.fiches.verification import pdf_is_valid
 from exchange.notify import outbox as notify
 from exchange.platform.models import Document
 from exchange.platform.pdf.french import long_date
@@ -140,8 +143,8 @@ def check_version(ctx: Context, fiche: Fiche, number: int, signed: bytes) -> Che
     sender = owner_of_unit(ctx.session, fiche.sender_unit_id)
     try:
         manifest = _verified(ctx, fiche, signed, number)
-        raw = ctx.documents.open(_document(ctx, fiche, signing.CONTENT, number), reader)
-        pdf = ctx.documents.open(_document(ctx, fiche, signing.PDF, number), reader)
+        raw = ctx.documents.open(_document(ctx, fiche, CONTENT, number), reader)
+        pdf = ctx.documents.open(_document(ctx, fiche, PDF, number), reader)
         if sha256_hex(raw) != manifest["content_sha256"] or \
                 sha256_hex(pdf) != manifest["pdf_sha256"]:
             raise FicheTampered(TAMPERED)
@@ -321,10 +324,10 @@ def rectify(ctx: Context, fiche: Fiche, fields: Mapping[str, Any], motive: str, 
     manifest["rectifies"] = {"version": previous.number,
                              "manifest_sha256": sha256_hex(replaced.manifest), "motive": motive}
     signed = sign_manifest(keystore, owner, manifest)
-    current = one_document(ctx.session, fiche, signing.CONTENT)
+    current = one_document(ctx.session, fiche, CONTENT)
     assert current is not None
     sender, readers = parties(ctx.session, fiche)
-    for role, data in ((signing.CONTENT, content_bytes), (signing.PDF, pdf)):
+    for role, data in ((CONTENT, content_bytes), (PDF, pdf)):
         ctx.documents.seal(data, role=role, kind=f"fiche-{role}", sender=sender,
                            readers=readers, epoch=current.epoch, at=ctx.now,
                            version=fiche.version, fiche_id=fiche.id)

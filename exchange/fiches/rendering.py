@@ -21,7 +21,7 @@ from exchange.fiches.pdf import (
     SectionValue,
     render_fiche_pdf,
 )
-from exchange.fiches.pdf_signing import countersign_fiche_pdf, sign_fiche_pdf, validate_fiche_pdf
+from exchange.fiches.pdf_signing import countersign_fiche_pdf, sign_fiche_pdf
 from exchange.platform.pdf.french import long_date
 from keys.store import KeyStore
 
@@ -111,6 +111,3 @@ def countersign_pdf(keystore: KeyStore, owner: str, pdf: bytes, *, signer: str,
                                  location="Liaison")
 
 
-def pdf_is_valid(keystore: KeyStore, pdf: bytes, sender: str) -> bool:
-    """Every PAdES signature intact, trusted, and made with a key of the sender institution."""
-    return bool(validate_fiche_pdf(keystore, pdf, expected_owner=sender).valid)

@@ -6,7 +6,7 @@ under which consent (`signing.manifest_for`). The institution's keys open what w
 any of its units, so a row moved to another unit — `UPDATE fiches SET recipient_unit_id = …` —
 would otherwise be opened there as valid. Every path to a fiche goes through `fiche_for`, which
 loads it for the acting user (`exchange.policy`) and compares the row with the manifest it
-verifies; the use cases that check a manifest (`decisions.verified_manifest`, the versions of
+verifies; the use cases that check a manifest (`verified_manifest`, the versions of
 `rectification`) compare it the same way. A difference is tampering, never a reason to show.
 
 Manifests signed before the format was named (no ``format``) carry the fields of `SIGNED`;

@@ -22,8 +22,7 @@ from exchange.domain.vocabulary import (
     InstitutionKind,
     RecallReason,
 )
-from exchange.fiches import signing
-from exchange.fiches.common import FicheError, institution_of
+from exchange.fiches.common import FicheError, institution_of, requires_countersign
 from exchange.fiches.decisions import close_with_reason
 from exchange.fiches.models import Fiche
 from exchange.indicators.facts import record_fact
@@ -44,7 +43,7 @@ def send(ctx: Context, fiche: Fiche, *, fault: Callable[[str], None] = no_fault)
     recipient = institution_of(ctx.session, fiche.recipient_unit_id)
     consent = fiche.consent
     fiche.state = rules.send(
-        FicheState(fiche.state), requires_countersign=signing.requires_countersign(fiche),
+        FicheState(fiche.state), requires_countersign=requires_countersign(fiche),
         consent=consents.consent_facts(consent) if consent is not None else None,
         restricted=fiche.person.restricted,
         person_id=fiche.person_id, axis=Axis(fiche.axis), recipient_institution=recipient.id,

@@ -20,13 +20,19 @@ from exchange.domain import fiches as rules
 from exchange.domain.vocabulary import FicheKind, FicheState
 from exchange.fiches import drafts, routing
 from exchange.fiches.common import (
+    ATTACHMENT,
+    CONTENT,
+    DRAFT,
+    PDF,
     FicheError,
+    attachment_documents,
     canonical_json,
     fiche_horizon,
     institution_of,
     one_document,
     owner_of_unit,
     parties,
+    requires_countersign,
     sha256_hex,
     unit_of,
 )
@@ -37,8 +43,6 @@ from exchange.persons.models import Consent
 from keys.manifest import sign_manifest
 from retention.policy import epoch_of
 
-CONTENT = "content"
-PDF = "pdf"
 FORMAT = "liaison-fiche/1"
 
 
@@ -119,7 +123,7 @@ def sign(ctx: Context, fiche: Fiche, *, fault: Callable[[str], None] = no_fault)
     """draft -> signed, by the sender; raises ValidationFailed with the form's errors."""
     kind = FicheKind(fiche.kind)
     signed_state = rules.sign(FicheState(fiche.state), kind=kind).value
-    draft_document = one_document(ctx.session, fiche, drafts.DRAFT)
+    draft_document = one_document(ctx.session, fiche, DRAFT)
     draft = drafts.open_draft(ctx, fiche, draft_document)
     fields = rules.clean_content(kind, draft["fields"], ctx.svc.clock.today())
     consent = current_consent(ctx, fiche)
@@ -153,8 +157,8 @@ def sign(ctx: Context, fiche: Fiche, *, fault: Callable[[str], None] = no_fault)
     signed = sign_manifest(keystore, owner,
                            manifest_for(ctx, fiche, content_bytes, pdf, draft["attachments"],
                                         consent))
-    for document in drafts.attachment_documents(ctx, fiche):
-        seal(drafts.ATTACHMENT, ctx.documents.open(document, sender))
+    for document in attachment_documents(ctx, fiche):
+        seal(ATTACHMENT, ctx.documents.open(document, sender))
         ctx.documents.destroy(document, background=True)
     if draft_document is not None:  # the signed parts replace it: shredded after the commit
         ctx.documents.destroy(draft_document, background=True)
@@ -168,12 +172,6 @@ def sign(ctx: Context, fiche: Fiche, *, fault: Callable[[str], None] = no_fault)
     fault("audited")
     ctx.session.flush()
     ctx.documents.settle()
-
-
-def requires_countersign(fiche: Fiche) -> bool:
-    """The convention's countersigning applies to what the social service sends."""
-    return bool(fiche.convention.countersign_required
-                and fiche.sender_unit.institution.kind in ("departement", "ccas_cias"))
 
 
 def countersign(ctx: Context, fiche: Fiche) -> None:

@@ -49,7 +49,13 @@ from exchange.fiches import (
     sending,
     signing,
 )
-from exchange.fiches.common import TAMPERED, FicheError, FicheTampered
+from exchange.fiches.common import (
+    TAMPERED,
+    FicheError,
+    FicheTampered,
+    attachment_documents,
+    requires_countersign,
+)
 from exchange.fiches.forms import (
     FORMAT,
     PUBLIC_ID,
@@ -170,7 +176,7 @@ def _actions(ctx: Context, fiche: Fiche) -> set[str]:
     """The buttons the page offers: what the state allows, for this user's side and role."""
     available = rules.available_transitions(
         FicheState(fiche.state), kind=FicheKind(fiche.kind),
-        requires_countersign=signing.requires_countersign(fiche))
+        requires_countersign=requires_countersign(fiche))
     names: set[str] = set()
     if is_sender(ctx.agent, fiche):
         if Transition.COUNTERSIGN in available and ctx.agent.has_role("unit_manager"):
@@ -197,7 +203,7 @@ def outgoing() -> str:
     with acting(read_only=True) as ctx:
         rows = reading.outgoing(ctx)
         awaiting = {f.id for f in rows if f.state == FicheState.SIGNED.value
-                    and signing.requires_countersign(f)}
+                    and requires_countersign(f)}
         return render_template("fiches/outgoing.html", fiches=rows, awaiting=awaiting, **FORMAT)
 
 
@@ -271,14 +277,14 @@ def _edit_page(ctx: Context, fiche: Fiche, values: dict[str, Any], errors: dict[
                status: int = 200) -> tuple[str, int]:
     kind = FicheKind(fiche.kind)
     draft = drafts.read_draft(ctx, fiche)
-    documents = drafts.attachment_documents(ctx, fiche)
+    documents = attachment_documents(ctx, fiche)
     consent = signing.current_consent(ctx, fiche)
     return render_template(
         "fiches/edit.html", fiche=fiche, kind=kind,
         fields=content_fields(kind, values, errors),
         attachments=list(zip(documents, draft.get("attachments", []), strict=False)),
         consent=consent, consent_method=ConsentMethod(consent.method).label if consent else "",
-        countersign=signing.requires_countersign(fiche),
+        countersign=requires_countersign(fiche),
         max_attachments=drafts.MAX_ATTACHMENTS,
         max_size=uploads.size_fr(services().settings.max_attachment_bytes),
         person_url=person_url(fiche.person.public_id), **FORMAT), status
@@ -444,7 +450,7 @@ def show(pid: str) -> tuple[str, int] | BaseResponse:
             attachments=opened.attachments, receipts=_receipts(ctx, fiche, opened.receipts),
             note=opened.note, actions=_actions(ctx, fiche), sender=is_sender(ctx.agent, fiche),
             recipient=is_recipient(ctx.agent, fiche), countersigner=countersigner,
-            requires_countersign=signing.requires_countersign(fiche),
+            requires_countersign=requires_countersign(fiche),
             accompaniment=accompaniment,
             consent_withdrawn=consent.withdrawn_at if consent is not None else None,
             consent_method=_consent_method(opened.content),
@@ -668,7 +674,7 @@ def version(pid: str, version: int) -> tuple[str, int] | BaseResponse:
         except FicheError as exc:
             return _unavailable(fiche, exc.message, 200)
         content, manifest = checked.content, checked.manifest
-        documents = drafts.attachment_documents(ctx, fiche)
+        documents = attachment_documents(ctx, fiche)
         return render_template(
             "fiches/version.html", fiche=fiche, row=row, content=content, manifest=manifest,
             motive=rectification.MOTIVES.get(row.motive, row.motive),

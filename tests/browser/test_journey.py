@@ -34,7 +34,7 @@ from tests.browser import pages
 from tests.browser.pages import Desk, NewPerson
 from tests.fiches.support import ALBASUD, FIELDS, FRANCE_TRAVAIL, services_of, small_pdf
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PERSON = NewPerson(last_name="Lefèvre", first_names="Élodie Marie",
                    birth_date=date(1988, 3, 14), ft_identifier="1234567A",

@@ -21,8 +21,9 @@ from exchange.domain.clock import FixedClock
 from exchange.domain.identity import PersonSearch
 from exchange.domain.vocabulary import FicheKind
 from exchange.dpo import rights
-from exchange.fiches import decisions, drafts, reading, sending, signing
+from exchange.fiches import drafts, reading, sending, signing
 from exchange.fiches.models import Accompaniment, Fiche, Receipt
+from exchange.fiches.verification import receipts_of
 from exchange.indicators.models import StatFact
 from exchange.org.models import Institution, Unit
 from exchange.persons import consents
@@ -167,7 +168,7 @@ def test_erasure_by_one_institution_keeps_the_partners_copy(app: Flask,
         fiche = visible_fiche(ctx.session, ctx.agent, mine.fiche)
         content = json.dumps(reading.check_fiche(ctx, fiche).content, ensure_ascii=False)
         assert FIELDS["motive"] in content
-        assert decisions.receipts_of(ctx, fiche)  # the receipt France Travail signed stays
+        assert receipts_of(ctx, fiche)  # the receipt France Travail signed stays
     assert _open_as(svc, mine.fiche, france_travail) >= 3
     assert _identity_of(svc, mine.person)["last_name"] == IDENTITY.last_name
     assert _count(app, Consent, public_id=mine.consent) == 1  # the fiche was sent under it

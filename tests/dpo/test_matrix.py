@@ -12,6 +12,8 @@ from exchange.domain.clock import FixedClock
 from tests.conftest import csrf_token, login
 from tests.dpo.support import dpo_client, new_request
 
+pytestmark = pytest.mark.slow  # the inner loop is `pytest -m "not slow"`
+
 # rule -> (method, what the DPO gets on a fresh request of kind "access" with no person)
 RULES = {
     "/dpo/droits/": ("GET", 200),

@@ -22,6 +22,7 @@ from exchange.domain.vocabulary import FicheKind
 from exchange.fiches import decisions, drafts, reading, routing, signing
 from exchange.fiches.common import TAMPERED, FicheTampered
 from exchange.fiches.models import Accompaniment, Fiche
+from exchange.fiches.verification import receipts_of, verified_manifest, verified_receipt
 from exchange.org.models import Convention, Institution, Unit
 from exchange.persons.models import Person
 from exchange.platform.models import Document
@@ -163,9 +164,9 @@ def test_the_use_cases_compare_the_manifest_with_the_row_too(app: Flask) -> None
         with pytest.raises(FicheTampered):
             reading.check_fiche(ctx, fiche)
         with pytest.raises(SignatureInvalid):
-            decisions.verified_manifest(ctx, fiche)
+            verified_manifest(ctx, fiche)
         with pytest.raises(SignatureInvalid):
-            decisions.verified_receipt(ctx, fiche, decisions.receipts_of(ctx, fiche)[0])
+            verified_receipt(ctx, fiche, receipts_of(ctx, fiche)[0])
         ctx.session.rollback()
 
 
@@ -285,7 +286,7 @@ def test_a_new_manifest_names_every_routing_field(app: Flask) -> None:
     pid = sent(app).fiche
     with acting_as(app, "cft.montauban", read_only=True) as ctx:
         fiche = visible_fiche(ctx.session, ctx.agent, pid)
-        manifest = decisions.verified_manifest(ctx, fiche)
+        manifest = verified_manifest(ctx, fiche)
         assert manifest["format"] == routing.MANIFEST_FORMAT
         assert manifest["recipient_unit"] == fiche.recipient_unit.public_id
         assert manifest["sender_institution"] == fiche.sender_unit.institution.public_id

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -15,6 +16,8 @@ from exchange.persons.models import Consent
 from tests.conftest import csrf_token, login
 
 from .conftest import create_person, make_pdf
+
+pytestmark = pytest.mark.slow  # the inner loop is `pytest -m "not slow"`
 
 OWN, MANAGER = "ts.montauban", "rmds.montauban"
 OTHER_UNITS = ("cft.montauban", "ts.lodeve", "cft.clermont")

@@ -39,6 +39,7 @@ from tests.production import stack
 from tests.production.conftest import PRODUCTION_SHOTS, Deployment
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.production,
     pytest.mark.browser,
     pytest.mark.skipif(not databases.on_postgres(),

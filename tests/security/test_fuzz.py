@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
@@ -29,6 +30,8 @@ from exchange.persons.models import Consent, Person
 from exchange.policy import visible_fiche
 from tests.conftest import csrf_token
 from tests.fiches.support import accepted, acting_as, prepare, sent, services_of, signed_in
+
+pytestmark = pytest.mark.slow  # the inner loop is `pytest -m "not slow"`
 
 FUZZ = settings(max_examples=25, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,

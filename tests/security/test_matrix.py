@@ -35,6 +35,8 @@ from tests.security.support import (
     signed_in,
 )
 
+pytestmark = pytest.mark.slow  # the inner loop is `pytest -m "not slow"`
+
 EVERYONE = tuple(ACTORS)
 PERSONS = ("owner", "manager", "recipient", "other_unit", "other_institution")
 
